@@ -2,22 +2,27 @@
 
 Feed it blocks of mono float samples of any size with :meth:`StreamingAnalyzer.process`;
 it reports notes as they are heard. It is causal: every decision uses only the samples
-received so far, and every note carries ``emitted_s``, the stream time of the last
-sample the decision needed (so the result is the same whatever the block size).
+received so far, and every note carries ``emitted_s``, the stream time of the last sample
+the decision needed. Everything runs on fixed sample grids, so the notes (and their
+``emitted_s``) are the same whatever the block size.
 
-Pipeline, all on a fixed sample grid so block boundaries never matter:
+Pipeline:
 
-1. Onset candidates: log spectral flux on ~23 ms frames every ~2.9 ms, peaks over an
+0. The signal is low-passed and decimated to ~22-24 kHz for analysis (a guitar's
+   fundamentals end near 1.3 kHz and its attacks are well described below 11 kHz);
+   onset times are refined on the full-rate waveform.
+1. Onset candidates: log spectral flux on ~23 ms frames every ~5.8 ms, peaks over an
    adaptive threshold, each refined on the waveform (:mod:`.onsets`).
-2. Pitch track: YIN every ~5.8 ms over the whole guitar range (:mod:`.pitch`).
+2. Pitch: YIN frames every ~5.8 ms over the whole guitar range (:mod:`.pitch`); dense
+   around attacks, every other frame while a note rings, none in silence.
 3. A candidate becomes a note once two consecutive YIN frames after it are periodic and
    agree; its name, scale membership and timing are reported then. A re-pluck of the
-   sounding pitch must raise the periodic energy; a candidate that never turns periodic
-   but raises the energy is a noise event (scrape, buzz, pick noise). A pitch change
-   held without an attack (hammer-on, pull-off, slide) starts a legato note.
-4. While a note sounds its pitch keeps being measured; its ``cents`` settle to the median
-   over the note (the pluck starts a few cents sharp, as real strings do), and the note
-   is final when the next one starts or it decays (``final_s``).
+   sounding pitch must raise the periodic power; a candidate whose first frames are
+   aperiodic is a noise event (scrape, buzz, pick noise) unless it turns into a note. A
+   new pitch held without an attack (hammer-on, pull-off, slide) starts a legato note.
+4. While a note rings its pitch keeps being measured; its ``cents`` settle to the
+   median over the note (a plucked string starts a few cents sharp), and the note is
+   final when the next one starts or it decays (``final_s``).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from scipy import signal  # firwin only: the filter itself is a plain convolution
 
 from .metrics import compute_metrics
 from .metronome import Grid
@@ -35,33 +41,36 @@ from .pitch import Yin
 from .theory import freq_to_midi_cents, key_prefers_flats, note_name, scale_pitch_classes
 from .types import AnalysisResult, Metrics, NoiseEvent, Note
 
-# --- tuning constants (seconds, ratios); chosen from guitar acoustics, not per take ----
-ODF_HOP_S = 128 / 44100  # ~2.9 ms
+# --- tuning constants (seconds, ratios), from guitar acoustics, not fitted per take -----
+ANALYSIS_RATE = 22050.0  # decimate to about this rate
+HOP_S = 256 / 44100  # ~5.8 ms: the ODF hop and the pitch hop
 ODF_FRAME_S = 1024 / 44100  # ~23 ms
-PITCH_HOP_S = 256 / 44100  # ~5.8 ms
 PEAK_PRE_S = 0.012  # an ODF peak must be the max of the last 12 ms...
 PEAK_POST_S = 0.006  # ...and of the next 6 ms (the only look-ahead)
-THRESH_MEAN_S = 0.3  # adaptive threshold: mean of the ODF over the last 300 ms
-THRESH_RATIO = 1.5
+THRESH_MEAN_S = 0.3  # adaptive threshold: the mean ODF over the last 300 ms...
+THRESH_RATIO = 1.5  # ...times this
+THRESH_FLOOR = 2.0  # and at least this times the ODF background
 MIN_IOI_S = 0.045  # two onsets closer than this are one attack
 PERIODIC = 0.2  # YIN aperiodicity under which a frame is a pitched tone
 APERIODIC = 0.35  # over which a frame is noise
-CONFIRM_FRAMES = 2
-DECIDE_S = 0.16  # a candidate still unpitched this long after its onset is noise (or nothing)
-REPLUCK_MIN_S = 0.1  # a re-pluck of the sounding pitch comes at least this late
-REPLUCK_GAIN = 1.5  # periodic power must grow this much for a re-pluck of the same pitch
-NOISE_GAIN = 2.0  # energy must grow this much for a noise event
+QUIET = 4.0  # frames below QUIET x the background power are silence
+CONFIRM_FRAMES = 2  # agreeing periodic frames that make a note
+DENSE_S = 0.16  # every pitch frame is computed this long after an onset candidate
+DECIDE_S = 0.16  # a candidate still unpitched this long after its onset is not a note
+REPLUCK_MIN_S = 0.1  # a re-pluck of the sounding pitch comes at least this late...
+REPLUCK_GAIN = 1.5  # ...and raises the periodic power at least this much
+NOISE_FRAMES = 4  # frames after an attack that tell a noise burst from a note
+NOISE_GAIN = 2.0  # a noise burst is at least this much over QUIET
 NOTE_MAX_S = 2.0  # cents are measured over at most this much of a note
 NOTE_SILENT_S = 0.12  # unpitched this long: the note has ended
-NOISE_FRAMES = 4  # frames after an attack that tell a noise burst from a note
-LEGATO_FRAMES = 4  # a new stable pitch held this many frames without an attack
+LEGATO_FRAMES = 3  # a new stable pitch held over this many measured frames, no attack
 
 
 @dataclass(slots=True)
 class _Candidate:
-    onset: int  # refined onset, absolute sample
-    found_at: int  # absolute sample at which the ODF peak was confirmed
-    legato: bool = False
+    onset: int  # refined onset, absolute full-rate sample
+    found_at: int  # full-rate sample at which the ODF peak was confirmed
+    frames: list[int] = field(default_factory=list)  # agreeing periodic frames so far
 
 
 @dataclass(slots=True)
@@ -69,11 +78,13 @@ class _Active:
     note: Note
     midi_f: float  # pitch (fractional MIDI) the note was confirmed at
     onset: int
+    index: int  # position in StreamingAnalyzer.notes
     pitches: list[float] = field(default_factory=list)
-    powers: list[float] = field(default_factory=list)
-    last_pitched: int = 0  # absolute sample of the last pitched frame that matched
-    legato_run: list[tuple[int, float]] = field(default_factory=list)
-    index: int = 0  # position in StreamingAnalyzer.notes
+    last_pitched: int = 0  # full-rate sample: end of the last frame that matched
+    legato: list[tuple[int, float]] = field(default_factory=list)
+
+
+_UNKNOWN = -1.0  # aperiodicity of a pitch frame that was not computed
 
 
 class StreamingAnalyzer:
@@ -92,46 +103,49 @@ class StreamingAnalyzer:
     ) -> None:
         if not 8000 <= sample_rate <= 192000:
             raise ValueError(f"sample rate {sample_rate} Hz is outside 8000-192000 Hz")
+        if not 400.0 <= a4 <= 480.0:
+            raise ValueError(f"A4 reference {a4} Hz is outside 400-480 Hz")
         self.sample_rate = sr = int(sample_rate)
         self.grid = Grid(bpm, subdivision)
         self.key, self.scale, self.a4 = key, scale, float(a4)
         self._scale_pcs = scale_pitch_classes(key, scale)
         self._flats = key_prefers_flats(key, scale)
 
-        scale_factor = sr / 44100
-        self.odf_hop = max(16, int(round(ODF_HOP_S * sr)))
-        self.odf_frame = 1 << int(round(math.log2(ODF_FRAME_S * sr)))
-        self.pitch_hop = max(32, int(round(PITCH_HOP_S * sr)))
-        del scale_factor
-        self._flux = SpectralFlux(sr, self.odf_frame)
-        self.yin = Yin(sr)
+        # analysis at a decimated rate: full-rate sample = low-rate sample * dec
+        self.dec = dec = max(1, int(round(sr / ANALYSIS_RATE)))
+        self.low_rate = low = sr / dec
+        if dec > 1:
+            # anti-alias low-pass (linear phase, 8 taps per decimation step)
+            self._fir = signal.firwin(8 * dec + 1, 0.9 / dec).astype(np.float32)
+            self._tail = np.zeros(self._fir.size - 1, dtype=np.float32)
+        self.hop = max(16, int(round(HOP_S * low)))  # low-rate samples, ODF and pitch
+        self.odf_frame = 1 << int(round(math.log2(ODF_FRAME_S * low)))
+        self._flux = SpectralFlux(low, self.odf_frame)
+        self.yin = Yin(low)
 
-        # sample history (absolute index of _buf[0] is _buf0)
-        self._cap = max(int(history_s * sr), 4 * self.yin.span, 4 * self.odf_frame) * 2
-        self._buf = np.zeros(self._cap, dtype=np.float32)
-        self._buf0 = 0
+        # full-rate history (for onset refinement) and low-rate history (for analysis)
+        self._raw = _History(max(int(history_s * sr), 8 * self.odf_frame * dec))
+        self._low = _History(max(int(history_s * low), 8 * self.yin.span))
         self.n_samples = 0
 
-        # ODF state
-        self._odf_next = 0  # next ODF frame index to compute
-        self._odf: list[float] = []  # ODF values, index = frame
-        self._odf_checked = 0  # frames < this were considered for peaks
-        self._pre = max(1, int(round(PEAK_PRE_S * sr / self.odf_hop)))
-        self._post = max(1, int(round(PEAK_POST_S * sr / self.odf_hop)))
-        self._mean_len = max(4, int(round(THRESH_MEAN_S * sr / self.odf_hop)))
+        # onset detection function
+        self._odf: list[float] = []
+        self._odf_checked = 0  # ODF frames < this were considered for peaks
+        self._pre = max(1, int(round(PEAK_PRE_S * low / self.hop)))
+        self._post = max(1, int(round(PEAK_POST_S * low / self.hop)))
+        self._mean_len = max(4, int(round(THRESH_MEAN_S * low / self.hop)))
         self._odf_floor = 0.0
         self._last_onset = -(10**12)
 
-        # pitch track (index = YIN frame; frame j covers [j*hop, j*hop + span))
-        self._yin_next = 0
+        # pitch frames: frame j covers low-rate samples [j*hop, j*hop + span)
         self._f0: list[float] = []
         self._aper: list[float] = []
         self._power: list[float] = []
-        self._processed_frames = 0  # YIN frames consumed by the note state machine
-        self._power_floor = None  # running estimate of the background power
+        self._floor: list[float] = []  # background power as of each frame
+        self._power_floor: float | None = None
+        self._dense: list[tuple[int, int]] = []  # frame ranges measured densely (attacks)
 
         self._candidates: list[_Candidate] = []
-        self._cand_frames: list[int] = []  # pitched-frame streak of the oldest candidate
         self._active: _Active | None = None
         self.notes: list[Note] = []
         self.noise_events: list[NoiseEvent] = []
@@ -140,10 +154,6 @@ class StreamingAnalyzer:
         self.level_peak = 0.0
         #: set to a list to record the engine's decisions (diagnostics, ``--trace``)
         self.trace: list[tuple[float, str, str]] | None = None
-
-    def _log(self, at: int, what: str, detail: str) -> None:
-        if self.trace is not None:
-            self.trace.append((at / self.sample_rate, what, detail))
 
     # ------------------------------------------------------------------ public API
     @property
@@ -154,11 +164,10 @@ class StreamingAnalyzer:
         """Consume one block of mono samples; return the notes reported during it."""
         block = np.asarray(block, dtype=np.float32).reshape(-1)
         if block.size:
-            self._append(block)
             self.level_peak = float(np.max(np.abs(block)))
-            self.level_rms = float(np.sqrt(np.mean(block * block)))
+            self.level_rms = float(np.sqrt(np.mean(np.square(block, dtype=np.float64))))
+            self._append(block)
             self._run_odf()
-            self._run_pitch()
             self._run_notes()
         new, self._new = self._new, []
         return new
@@ -166,8 +175,7 @@ class StreamingAnalyzer:
     def finish(self) -> list[Note]:
         """End of stream: decide pending candidates and close the sounding note."""
         self._run_notes(final=True)
-        if self._active is not None:
-            self._close_active(self.n_samples)
+        self._close_active()
         new, self._new = self._new, []
         return new
 
@@ -183,171 +191,211 @@ class StreamingAnalyzer:
             sample_rate=self.sample_rate,
         )
 
-    def tuner(self, seconds: float = 0.05) -> tuple[float, float] | None:
-        """(frequency Hz, aperiodicity) of the latest pitched frame within ``seconds``."""
-        look = max(1, int(seconds * self.sample_rate / self.pitch_hop))
-        for j in range(len(self._f0) - 1, max(-1, len(self._f0) - 1 - look), -1):
-            if self._aper[j] < PERIODIC and self._f0[j] > 0:
-                return self._f0[j], self._aper[j]
-        return None
+    def tuner(self) -> tuple[float, float] | None:
+        """(frequency Hz, aperiodicity) of the newest samples, or None if not pitched.
 
-    # ------------------------------------------------------------------ buffering
+        Computed on demand (a tuner display asks ~30 times a second), independent of the
+        note decisions.
+        """
+        span = self.yin.span
+        if self._low.end < span:
+            return None
+        x = self._low.view(self._low.end - span, self._low.end)
+        freq, aper, power = self.yin.estimate_arrays(x[None, :])
+        if aper[0] >= PERIODIC or power[0] <= QUIET * (self._power_floor or 0.0):
+            return None
+        return float(freq[0]), float(aper[0])
+
+    def _log(self, at: int, what: str, detail: str) -> None:
+        if self.trace is not None:
+            self.trace.append((at / self.sample_rate, what, detail))
+
+    # ------------------------------------------------------------------ input
     def _append(self, block: np.ndarray) -> None:
-        used = self.n_samples - self._buf0
-        if used + block.size > self._cap:
-            keep = min(used, self._cap // 2)
-            if keep + block.size > self._cap:
-                self._cap = keep + block.size * 2
-                new = np.zeros(self._cap, dtype=np.float32)
-                new[:keep] = self._buf[used - keep : used]
-                self._buf = new
-            else:
-                self._buf[:keep] = self._buf[used - keep : used]
-            self._buf0 = self.n_samples - keep
-            used = keep
-        self._buf[used : used + block.size] = block
+        start = self.n_samples
+        self._raw.append(block)
         self.n_samples += block.size
-
-    def _view(self, start: int, stop: int) -> np.ndarray:
-        return self._buf[start - self._buf0 : stop - self._buf0]
+        if self.dec == 1:
+            self._low.append(block)
+            return
+        # FIR filter with the previous block's tail as state, keeping only the outputs at
+        # full-rate indices that are multiples of dec (the same whatever the blocking)
+        ext = np.concatenate([self._tail, block])
+        self._tail = ext[ext.size - self._tail.size :]
+        filtered = np.convolve(ext, self._fir, mode="valid")
+        first = (-start) % self.dec
+        self._low.append(filtered[first :: self.dec])
 
     # ------------------------------------------------------------------ onsets
     def _run_odf(self) -> None:
-        hop, n = self.odf_hop, self.odf_frame
-        last = (self.n_samples - n) // hop  # last complete frame index
-        if last < self._odf_next:
+        hop, n = self.hop, self.odf_frame
+        first = len(self._odf)
+        last = (self._low.end - n) // hop  # last complete ODF frame
+        if last < first:
             return
-        first = self._odf_next
-        x = self._view(first * hop, last * hop + n)
-        frames = np.lib.stride_tricks.sliding_window_view(x, n)[::hop]
+        x = self._low.view(first * hop, last * hop + n)
+        frames = _frames(x, n, hop)
         self._odf.extend(self._flux(frames).tolist())
-        self._odf_next = last + 1
         self._pick_peaks()
 
     def _pick_peaks(self) -> None:
-        odf = self._odf
-        pre, post = self._pre, self._post
-        sr, hop, n = self.sample_rate, self.odf_hop, self.odf_frame
+        odf, pre, post = self._odf, self._pre, self._post
+        hop, n, dec, sr = self.hop, self.odf_frame, self.dec, self.sample_rate
         while self._odf_checked + post < len(odf):
             i = self._odf_checked
             self._odf_checked += 1
             v = odf[i]
-            lo = max(0, i - self._mean_len)
-            past = odf[lo:i]
+            past = odf[max(0, i - self._mean_len) : i]
             mean = sum(past) / len(past) if past else v
-            # background follows the quiet parts quickly and the loud parts slowly
+            # the background follows quiet passages quickly and loud ones slowly
             if self._odf_floor == 0.0:
                 self._odf_floor = v
             elif v < self._odf_floor:
                 self._odf_floor = 0.9 * self._odf_floor + 0.1 * v
             else:
                 self._odf_floor = 0.999 * self._odf_floor + 0.001 * v
-            if i < pre:
+            if i < pre or v < THRESH_RATIO * mean or v < THRESH_FLOOR * self._odf_floor:
                 continue
-            if v < THRESH_RATIO * mean or v < 2.0 * self._odf_floor:
+            if v < max(odf[i - pre : i + post + 1]):
                 continue
-            window = odf[i - pre : i + post + 1]
-            if v < max(window):
-                continue
-            centre = i * hop + n // 2
-            onset = refine_onset(self._buf, self._buf0, centre, sr)
-            onset = max(onset, centre - n // 2)
+            centre = (i * hop + n // 2) * dec
+            raw = self._raw
+            onset = refine_onset(raw.view(raw.start, raw.end), raw.start, centre, sr)
+            onset = max(onset, centre - n // 2 * dec)
             if onset - self._last_onset < MIN_IOI_S * sr:
                 self._log(onset, "skip", "too close to the previous onset")
                 continue
             self._last_onset = onset
-            found = (i + post) * hop + n
+            found = ((i + post) * hop + n) * dec
             self._log(onset, "candidate", f"odf {v:.1f} mean {mean:.1f} floor {self._odf_floor:.1f}")
             self._candidates.append(_Candidate(onset=onset, found_at=found))
+            # every pitch frame from just before the attack to DENSE_S after it is measured
+            self._dense.append((self._frame_at(onset) - 1, self._frame_at(onset + int(DENSE_S * sr))))
 
-    # ------------------------------------------------------------------ pitch track
-    def _run_pitch(self) -> None:
-        hop, span = self.pitch_hop, self.yin.span
-        last = (self.n_samples - span) // hop
-        if last < self._yin_next:
-            return
-        first = self._yin_next
-        x = self._view(first * hop, last * hop + span)
-        frames = self.yin.frames_from(x, hop)
-        for est in self.yin.estimate(frames):
-            self._f0.append(est.freq_hz)
-            self._aper.append(est.aperiodicity)
-            self._power.append(est.power)
-        self._yin_next = last + 1
+    # ------------------------------------------------------------------ pitch frames
+    def _frame_at(self, sample: int) -> int:
+        """Index of the first pitch frame starting at or after full-rate ``sample``."""
+        step = self.hop * self.dec
+        return -(-sample // step)
 
     def _frame_start(self, j: int) -> int:
-        return j * self.pitch_hop
+        return j * self.hop * self.dec
 
     def _frame_end(self, j: int) -> int:
-        return j * self.pitch_hop + self.yin.span
+        return (j * self.hop + self.yin.span) * self.dec
+
+    def _ready_frames(self) -> int:
+        """Number of pitch frames the note logic may consume now.
+
+        Frame j is consumed only once every ODF peak that could yield an onset at or
+        before its start has been decided, so candidates are always known in time, for
+        any block size.
+        """
+        complete = (self._low.end - self.yin.span) // self.hop + 1
+        # an onset is refined to at most half an ODF frame before the peak's centre
+        decided = self._odf_checked  # ODF frames < this are decided
+        return max(0, min(complete, decided))
+
+    def _compute_frames(self, upto: int) -> None:
+        """Measure pitch frames [len(self._f0), upto): dense near attacks, sparse elsewhere."""
+        first = len(self._f0)
+        if upto <= first:
+            return
+        hop, span = self.hop, self.yin.span
+        x = self._low.view(first * hop, (upto - 1) * hop + span)
+        frames = _frames(x, span, hop)
+        # frame power for every frame, cheaply, to skip silence
+        w = self.yin.window
+        sq = np.concatenate([[0.0], np.cumsum(np.square(x, dtype=np.float64))])
+        starts = np.arange(upto - first) * hop
+        power = (sq[starts + w] - sq[starts]) / w
+        while self._dense and self._dense[0][1] < first:
+            self._dense.pop(0)
+        want = np.zeros(upto - first, dtype=bool)
+        for lo, hi in self._dense:
+            want[max(lo - first, 0) : max(hi + 1 - first, 0)] = True
+        floors = []
+        for k, p in enumerate(power.tolist()):
+            floor = self._track_floor(p)
+            floors.append(floor)
+            if (first + k) % 2 == 0 and p > QUIET * floor:
+                want[k] = True
+        f0 = np.zeros(upto - first)
+        aper = np.full(upto - first, _UNKNOWN)
+        sel = np.flatnonzero(want)
+        if sel.size:
+            f0[sel], aper[sel], _ = self.yin.estimate_arrays(frames[sel])
+        self._f0.extend(f0.tolist())
+        self._aper.extend(aper.tolist())
+        self._power.extend(power.tolist())
+        self._floor.extend(floors)
+
+    def _track_floor(self, p: float) -> float:
+        """Follow the background power: down at once, up slowly (~0.4 dB/s)."""
+        if self._power_floor is None or p < self._power_floor:
+            self._power_floor = p
+        else:
+            self._power_floor *= 1.0005
+        return self._power_floor
+
+    def _measured(self, j: int) -> bool:
+        return self._aper[j] != _UNKNOWN
 
     def _midi_f(self, j: int) -> float:
         return 69.0 + 12.0 * math.log2(self._f0[j] / self.a4)
 
-    def _pitched(self, j: int, limit: float = PERIODIC) -> bool:
-        floor = self._power_floor or 0.0
-        return self._aper[j] < limit and self._power[j] > 4.0 * floor
+    def _pitched(self, j: int) -> bool:
+        a = self._aper[j]
+        return 0.0 <= a < PERIODIC and self._power[j] > QUIET * self._floor[j]
 
     def _pre_power(self, onset: int) -> float:
         """Power of the last frame that ends before ``onset`` (0 at stream start)."""
-        j = (onset - self.yin.span) // self.pitch_hop
-        if j < 0 or j >= len(self._power):
-            return 0.0
-        return self._power[j]
+        j = (onset // self.dec - self.yin.span) // self.hop
+        return self._power[j] if 0 <= j < len(self._power) else 0.0
 
     # ------------------------------------------------------------------ notes
     def _run_notes(self, final: bool = False) -> None:
-        while self._processed_frames < len(self._f0):
-            j = self._processed_frames
-            self._update_floor(j)
-            if self._candidates:
-                cand = self._candidates[0]
-                nxt = self._candidates[1] if len(self._candidates) > 1 else None
-                if self._frame_start(j) < cand.onset:
-                    self._sustain(j)
-                    self._processed_frames += 1
-                    continue
-                if nxt is not None and self._frame_start(j) >= nxt.onset:
-                    # the next attack arrived before this one was decided
-                    self._decide_unpitched(cand, j)
-                    self._candidates.pop(0)
-                    self._cand_frames = []
-                    continue  # re-examine frame j for the next candidate
-                if self._examine(cand, j):
-                    self._candidates.pop(0)
-                    self._cand_frames = []
-                    continue  # frame j may already belong to the next candidate
-                self._processed_frames += 1
-                continue
-            self._sustain(j)
-            self._processed_frames += 1
+        if final:  # no more audio: every complete frame may be used
+            ready = max(0, (self._low.end - self.yin.span) // self.hop + 1)
+        else:
+            ready = self._ready_frames()
+        j = len(self._f0)
+        self._compute_frames(ready)
+        for j in range(j, ready):
+            self._consume(j)
         if final:
             while self._candidates:
                 self._decide_unpitched(self._candidates.pop(0), len(self._f0))
-                self._cand_frames = []
 
-    def _update_floor(self, j: int) -> None:
-        p = self._power[j]
-        if self._power_floor is None:
-            self._power_floor = p
-        elif p < self._power_floor:
-            self._power_floor = p
-        else:
-            self._power_floor *= 1.0005  # creeps up ~0.2 dB/s so a raised floor is followed
+    def _consume(self, j: int) -> None:
+        start = self._frame_start(j)
+        while self._candidates:
+            cand = self._candidates[0]
+            if start < cand.onset:
+                break  # frame j still belongs to what sounded before the attack
+            if len(self._candidates) > 1 and start >= self._candidates[1].onset:
+                # the next attack came before this one was decided
+                self._decide_unpitched(self._candidates.pop(0), j)
+                continue
+            if not self._examine(cand, j):
+                return
+            self._candidates.pop(0)
+            if self._active is not None and self._active.onset == cand.onset:
+                return  # frame j confirmed this very note
+        self._sustain(j)
 
     def _examine(self, cand: _Candidate, j: int) -> bool:
-        """Feed frame j (starting after the candidate's onset); True once decided."""
+        """Feed frame j (which starts after the candidate's onset); True once decided."""
         if self._pitched(j):
-            streak = self._cand_frames
+            streak = cand.frames
             if streak and abs(self._midi_f(j) - self._midi_f(streak[-1])) > 0.5:
                 streak.clear()
             streak.append(j)
             if len(streak) >= CONFIRM_FRAMES:
                 self._confirm(cand, streak)
                 return True
-        else:
-            self._cand_frames = []
-            # keep the active note alive only with frames that really match it
+        elif self._measured(j):
+            cand.frames.clear()
         if self._frame_start(j) - cand.onset > DECIDE_S * self.sample_rate:
             self._decide_unpitched(cand, j + 1)
             return True
@@ -358,11 +406,11 @@ class StreamingAnalyzer:
         power = float(np.mean([self._power[k] for k in frames]))
         emitted = max(self._frame_end(frames[-1]), cand.found_at)
         act = self._active
-        if act is not None and not cand.legato and _harmonic(midi_f - act.midi_f):
-            young = cand.onset - act.onset < REPLUCK_MIN_S * self.sample_rate
-            if young or power < REPLUCK_GAIN * self._pre_power(cand.onset):
-                self._log(cand.onset, "same tone", f"power {power:.2e} pre {self._pre_power(cand.onset):.2e}")
+        if act is not None and _harmonic(midi_f - act.midi_f):
+            pre = self._pre_power(cand.onset)
+            if cand.onset - act.onset < REPLUCK_MIN_S * self.sample_rate or power < REPLUCK_GAIN * pre:
                 # the same tone ringing on: a noise burst over it, or nothing
+                self._log(cand.onset, "same tone", f"power {power:.2e} pre {pre:.2e}")
                 self._decide_unpitched(cand, frames[-1] + 1)
                 return
         self._start_note(cand.onset, midi_f, emitted, frames)
@@ -375,41 +423,34 @@ class StreamingAnalyzer:
         above the background. Its loudness is not compared with the ringing note's: a
         scrape is often quieter than the tone it interrupts.
         """
-        j0 = -(-cand.onset // self.pitch_hop)
-        frames = list(range(j0, min(j_end, j0 + NOISE_FRAMES, len(self._aper))))
+        j0 = self._frame_at(cand.onset)
+        frames = [k for k in range(j0, min(j_end, j0 + NOISE_FRAMES, len(self._aper))) if self._measured(k)]
         aper = ",".join(f"{self._aper[k]:.2f}" for k in frames)
         noisy = [k for k in frames if self._aper[k] > APERIODIC]
-        if len(noisy) * 2 < len(frames) or not noisy:
+        if not noisy or len(noisy) * 2 < len(frames):
             self._log(cand.onset, "dropped", f"not noisy: aper {aper}")
             return
-        floor = self._power_floor or 0.0
-        if max(self._power[k] for k in noisy) < NOISE_GAIN * 4.0 * floor:
+        if max(self._power[k] for k in noisy) < NOISE_GAIN * QUIET * self._floor[noisy[0]]:
             self._log(cand.onset, "dropped", f"too quiet: aper {aper}")
             return
-        # it lasts while the frames stay aperiodic
-        last = noisy[0]
-        k = last + 1
-        while k < len(self._aper) and k < j0 + 4 * NOISE_FRAMES and self._aper[k] > APERIODIC:
-            last = k
-            k += 1
-        end = max(self._frame_end(last) - self.yin.window, cand.onset + self.pitch_hop)
+        last = noisy[-1]  # it lasts while the frames stay aperiodic
+        while last + 1 < min(len(self._aper), j0 + 4 * NOISE_FRAMES) and self._aper[last + 1] > APERIODIC:
+            last += 1
+        end = max(self._frame_end(last) - self.yin.window * self.dec, cand.onset + self.hop * self.dec)
         self._log(cand.onset, "noise", f"aper {aper}")
-        self.noise_events.append(NoiseEvent(start_s=cand.onset / self.sample_rate, end_s=end / self.sample_rate))
+        sr = self.sample_rate
+        self.noise_events.append(NoiseEvent(start_s=cand.onset / sr, end_s=end / sr))
 
     def _start_note(self, onset: int, midi_f: float, emitted: int, frames: list[int]) -> None:
-        if self._active is not None:
-            self._close_active(onset)
-        sr = self.sample_rate
+        self._close_active()
         note = self._make_note(onset, midi_f, emitted)
         self.notes.append(note)
         self._new.append(note)
         act = _Active(note=note, midi_f=midi_f, onset=onset, index=len(self.notes) - 1)
-        for k in frames:
-            act.pitches.append(self._midi_f(k))
-            act.powers.append(self._power[k])
-            act.last_pitched = self._frame_end(k)
+        act.pitches.extend(self._midi_f(k) for k in frames)
+        act.last_pitched = self._frame_end(frames[-1])
         self._active = act
-        del sr
+        self._log(onset, "note", f"{note.note} {note.cents:+.1f}c emitted {note.emitted_s:.3f}")
 
     def _make_note(self, onset: int, midi_f: float, emitted: int) -> Note:
         sr = self.sample_rate
@@ -431,58 +472,88 @@ class StreamingAnalyzer:
 
     def _sustain(self, j: int) -> None:
         act = self._active
-        if act is None:
+        if act is None or not self._measured(j):
             return
         end = self._frame_end(j)
         sr = self.sample_rate
-        if self._pitched(j, PERIODIC):
+        if self._pitched(j):
             m = self._midi_f(j)
             if _harmonic(m - act.midi_f):
-                # the same tone (or a sub/super-octave reading of it): keep measuring
-                act.legato_run.clear()
+                # the same tone (or a sub-harmonic reading of it): keep measuring
+                act.legato.clear()
                 if end - act.onset < NOTE_MAX_S * sr:
                     act.pitches.append(m)
                 act.last_pitched = end
                 return
             # a different stable pitch without an attack: legato
-            run = act.legato_run
+            run = act.legato
             if run and abs(m - run[-1][1]) > 0.5:
                 run.clear()
             run.append((j, m))
             if len(run) >= LEGATO_FRAMES:
-                first = run[0][0]
-                onset = self._frame_start(first) + self.yin.window // 2
-                frames = [k for k, _ in run]
-                self._close_active(onset)
-                self._start_note(onset, float(np.median([v for _, v in run])), end, frames)
+                onset = self._frame_start(run[0][0]) + self.yin.window * self.dec // 2
+                self._log(onset, "legato", f"{act.midi_f:.2f} -> {m:.2f}")
+                self._start_note(onset, float(np.median([v for _, v in run])), end, [k for k, _ in run])
             return
         if end - act.last_pitched > NOTE_SILENT_S * sr:
-            self._close_active(act.last_pitched)
+            self._close_active()
 
-    def _close_active(self, end: int) -> None:
-        act = self._active
+    def _close_active(self) -> None:
+        """The sounding note is over: settle its pitch over everything heard of it."""
+        act, self._active = self._active, None
         if act is None:
-            return
-        self._active = None
-        if not act.pitches:
             return
         settled = _settled_pitch(act.pitches)
         final = self._make_note(act.onset, settled, int(round(act.note.emitted_s * self.sample_rate)))
-        self.notes[act.index] = final
-        del end
+        self.notes[act.index] = replace(final, final_s=self.time_s)
 
 
-_HARMONIC_INTERVALS = tuple(12.0 * math.log2(k) for k in range(1, 11))
+class _History:
+    """A growing window onto the newest samples of a stream, addressed by absolute index."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.data = np.zeros(4 * keep, dtype=np.float32)
+        self.start = 0  # absolute index of data[0]
+        self.end = 0  # absolute index one past the newest sample
+
+    def append(self, block: np.ndarray) -> None:
+        used = self.end - self.start
+        if used + block.size > self.data.size:
+            keep = min(used, self.keep)
+            if keep + block.size > self.data.size:
+                grown = np.zeros(2 * (keep + block.size), dtype=np.float32)
+                grown[:keep] = self.data[used - keep : used]
+                self.data = grown
+            else:
+                self.data[:keep] = self.data[used - keep : used]
+            self.start = self.end - keep
+            used = keep
+        self.data[used : used + block.size] = block
+        self.end += block.size
+
+    def view(self, start: int, stop: int) -> np.ndarray:
+        if start < self.start:
+            raise IndexError("history too short for the requested samples")
+        return self.data[start - self.start : stop - self.start]
+
+
+def _frames(x: np.ndarray, size: int, hop: int) -> np.ndarray:
+    """Read-only strided view of the full frames of 1-D ``x``, one every ``hop`` samples."""
+    count = 1 + (x.size - size) // hop
+    step = x.strides[0]
+    return np.lib.stride_tricks.as_strided(x, (count, size), (hop * step, step), writeable=False)
 
 
 def _harmonic(interval: float) -> bool:
     """True when two pitches are the same note or one reads as a sub-harmonic of the other.
 
     YIN's failure mode on chorused or overlapping tones is a lag k times the period
-    (an octave, a twelfth, ... below); such readings belong to the same note.
+    (an octave, a twelfth, ... below, k <= 10); such readings belong to the same note.
     """
-    a = abs(interval)
-    return min(abs(a - h) for h in _HARMONIC_INTERVALS) < 0.5
+    ratio = 2.0 ** (abs(interval) / 12.0)
+    k = round(ratio)
+    return 1 <= k <= 10 and abs(12.0 * math.log2(ratio / k)) < 0.5
 
 
 def _settled_pitch(pitches: list[float]) -> float:
@@ -506,7 +577,7 @@ def analyze_samples(
     scale: str,
     subdivision: int = 1,
     a4: float = 440.0,
-    block_size: int = 4096,
+    block_size: int = 16384,
 ) -> AnalysisResult:
     """Run the streaming analyzer over a whole signal, block by block."""
     engine = StreamingAnalyzer(sample_rate, bpm=bpm, key=key, scale=scale, subdivision=subdivision, a4=a4)
@@ -525,14 +596,12 @@ def analyze_file(
     scale: str,
     subdivision: int = 1,
     a4: float = 440.0,
-    block_size: int = 4096,
+    block_size: int = 16384,
 ) -> AnalysisResult:
+    """Read an audio file (WAV, FLAC, OGG...) and analyze it."""
     from .sources import read_audio
 
     samples, sr = read_audio(path)
     return analyze_samples(
         samples, sr, bpm=bpm, key=key, scale=scale, subdivision=subdivision, a4=a4, block_size=block_size
     )
-
-
-__all__ = ["StreamingAnalyzer", "analyze_samples", "analyze_file", "replace"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.fft as sfft
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,64 +44,82 @@ class Yin:
         self.window = max(int(round(window_s * sample_rate)), self.max_lag // 2)
         self.threshold = threshold
         #: samples one frame needs: integration window plus the largest lag
-        self.span = self.window + self.max_lag + 1
-        self._nfft = 1 << int(np.ceil(np.log2(self.span + self.window)))
-        self._lags = np.arange(self.max_lag + 2)
+        self.span = self.window + self.max_lag + 2
+        # a circular correlation of the frame with its head has no wrap-around for the
+        # lags we read as long as the transform is at least one frame long
+        self._nfft = sfft.next_fast_len(self.span, real=True)
+        self._lags = np.arange(self.max_lag + 2, dtype=np.float32)
 
     def cmndf(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """CMNDF of each row of ``frames`` (shape (k, >= span)); returns (cmndf, power)."""
-        frames = np.asarray(frames, dtype=np.float64)[:, : self.span]
+        frames = np.ascontiguousarray(frames[:, : self.span], dtype=np.float32)
         w = self.window
         n_lags = self.max_lag + 2
         # cross term r(tau) = sum_j x[j] * x[j + tau], j < w, via one FFT correlation
-        spec_full = np.fft.rfft(frames, self._nfft, axis=1)
-        spec_head = np.fft.rfft(frames[:, :w], self._nfft, axis=1)
-        corr = np.fft.irfft(spec_full * np.conj(spec_head), self._nfft, axis=1)[:, :n_lags]
-        # energies of x[tau : tau + w] for every tau, from a cumulative sum
-        sq = np.concatenate([np.zeros((frames.shape[0], 1)), np.cumsum(frames**2, axis=1)], axis=1)
-        energy = sq[:, w : w + n_lags] - sq[:, 0:n_lags]
-        diff = energy[:, :1] + energy - 2.0 * corr
+        spec = sfft.rfft(frames, self._nfft, axis=1)
+        spec *= np.conj(sfft.rfft(frames[:, :w], self._nfft, axis=1))
+        corr = sfft.irfft(spec, self._nfft, axis=1)[:, :n_lags]
+        # energies of x[tau : tau + w] for every tau, from a cumulative sum (in float64:
+        # the difference of two large running sums must not lose the small ones)
+        sq = np.cumsum(np.square(frames, dtype=np.float64), axis=1)
+        energy = np.empty((frames.shape[0], n_lags), dtype=np.float64)
+        energy[:, 0] = sq[:, w - 1]
+        energy[:, 1:] = sq[:, w : w + n_lags - 1] - sq[:, : n_lags - 1]
+        diff = energy.astype(np.float32)
+        diff += diff[:, :1]
+        diff -= 2.0 * corr
         diff[:, 0] = 0.0
         np.maximum(diff, 0.0, out=diff)
         cum = np.cumsum(diff[:, 1:], axis=1)
-        cmndf = np.ones_like(diff)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            cmndf[:, 1:] = np.where(cum > 0, diff[:, 1:] * self._lags[1:] / cum, 1.0)
+        silent = cum[:, -1] <= 0.0
+        cum[silent] = 1.0
+        np.maximum(cum, np.float32(1e-30), out=cum)
+        cmndf = diff
+        cmndf[:, 1:] *= self._lags[1:]
+        cmndf[:, 1:] /= cum
+        cmndf[:, 0] = 1.0
+        cmndf[silent] = 1.0
         power = energy[:, 0] / w
         return cmndf, power
 
+    def estimate_arrays(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Vectorised estimate: (freq_hz, aperiodicity, power) arrays, one entry per row.
+
+        Among the local minima of the CMNDF, take the first (shortest lag) one that is
+        deep enough: under the absolute threshold, or within 0.1 of the deepest dip when
+        the tone is not clean (a chorused or two-note mixture dips lowest at a multiple
+        of the period, which would read as a sub-octave). Parabolic interpolation refines
+        the lag.
+        """
+        cmndf, power = self.cmndf(frames)
+        lo, hi = self.min_lag, self.max_lag
+        seg = cmndf[:, lo - 1 : hi + 2]
+        inner = seg[:, 1:-1]
+        not_min = (inner > seg[:, :-2]) | (inner > seg[:, 2:])
+        depth = inner.copy()
+        depth[not_min] = np.inf
+        deepest = depth.min(axis=1)
+        limit = np.maximum(np.float32(self.threshold), deepest + np.float32(0.1))
+        ok = depth < limit[:, None]
+        has = ok.any(axis=1)
+        first = np.where(has, ok.argmax(axis=1), inner.argmin(axis=1))
+        tau = first + lo
+        rows = np.arange(cmndf.shape[0])
+        a = cmndf[rows, tau - 1].astype(np.float64)
+        b = cmndf[rows, tau].astype(np.float64)
+        c = cmndf[rows, tau + 1].astype(np.float64)
+        den = a - 2.0 * b + c
+        safe = np.where(den > 0, den, 1.0)
+        shift = np.where(den > 0, 0.5 * (a - c) / safe, 0.0)
+        shift = np.clip(shift, -0.5, 0.5)
+        aper = np.maximum(b - 0.25 * (a - c) * shift, 0.0)
+        freq = self.sample_rate / (tau + shift)
+        return freq, aper, power
+
     def estimate(self, frames: np.ndarray) -> list[PitchEstimate]:
         """One PitchEstimate per row of ``frames``."""
-        cmndf, power = self.cmndf(frames)
-        out = []
-        lo, hi = self.min_lag, self.max_lag
-        for row, p in zip(cmndf, power):
-            seg = row[lo : hi + 1]
-            # local minima of the CMNDF; take the first (shortest lag) one that is deep
-            # enough: under the absolute threshold, or close to the deepest dip when the
-            # tone is not clean (a chorused or two-note mixture dips lowest at a multiple
-            # of the period, which would read as a sub-octave)
-            inner = seg[1:-1]
-            minima = np.flatnonzero((inner <= seg[:-2]) & (inner <= seg[2:])) + 1
-            if minima.size:
-                depth = seg[minima]
-                ok = minima[depth < max(self.threshold, float(depth.min()) + 0.1)]
-                i = int(ok[0])
-            else:
-                i = int(np.argmin(seg))
-            tau = i + lo
-            aper = float(row[tau])
-            if 1 <= tau < row.size - 1:
-                a, b, c = row[tau - 1], row[tau], row[tau + 1]
-                den = a - 2.0 * b + c
-                shift = 0.5 * (a - c) / den if den > 0 else 0.0
-                shift = float(np.clip(shift, -0.5, 0.5))
-                aper = float(b - 0.25 * (a - c) * shift)
-            else:
-                shift = 0.0
-            freq = self.sample_rate / (tau + shift)
-            out.append(PitchEstimate(freq_hz=float(freq), aperiodicity=max(aper, 0.0), power=float(p)))
-        return out
+        freq, aper, power = self.estimate_arrays(frames)
+        return [PitchEstimate(float(f), float(a), float(p)) for f, a, p in zip(freq, aper, power)]
 
     def frames_from(self, x: np.ndarray, hop: int) -> np.ndarray:
         """All full frames of ``x`` (a 1-D view) every ``hop`` samples, as a strided view."""

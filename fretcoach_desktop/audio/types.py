@@ -20,7 +20,8 @@ class Note:
     in_scale: bool
     grid_s: float  # nearest metronome grid point
     timing_offset_ms: float  # onset_s - grid_s, negative = early
-    freq_hz: float = 0.0  # measured fundamental (not part of the JSON contract)
+    freq_hz: float = 0.0  # measured fundamental (Hz)
+    final_s: float = 0.0  # stream time at which the note's pitch settled (it had ended)
 
     def to_json(self) -> dict:
         return {
@@ -32,6 +33,7 @@ class Note:
             "in_scale": self.in_scale,
             "grid_s": round(self.grid_s, 4),
             "timing_offset_ms": round(self.timing_offset_ms, 1),
+            "final_s": round(self.final_s, 4),
         }
 
 
