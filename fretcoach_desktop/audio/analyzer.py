@@ -43,6 +43,8 @@ from .types import AnalysisResult, Metrics, NoiseEvent, Note
 
 # --- tuning constants (seconds, ratios), from guitar acoustics, not fitted per take -----
 ANALYSIS_RATE = 22050.0  # decimate to about this rate
+PITCH_BAND_HZ = 4000.0  # YIN sees the signal low-passed here: fundamentals end near 1.3 kHz,
+# and without the high harmonics its dips are wide enough to be sampled faithfully
 HOP_S = 256 / 44100  # ~5.8 ms: the ODF hop and the pitch hop
 ODF_FRAME_S = 1024 / 44100  # ~23 ms
 PEAK_PRE_S = 0.012  # an ODF peak must be the max of the last 12 ms...
@@ -54,13 +56,16 @@ MIN_IOI_S = 0.045  # two onsets closer than this are one attack
 PERIODIC = 0.2  # YIN aperiodicity under which a frame is a pitched tone
 APERIODIC = 0.35  # over which a frame is noise
 QUIET = 4.0  # frames below QUIET x the background power are silence
+MIXED = 0.45  # aperiodicity a frame may have when it agrees with a known pitch (two notes ring)
+UNMIX_PERIODIC = 0.25  # a new note's period under a ringing note must be at least this clean
 CONFIRM_FRAMES = 2  # agreeing periodic frames that make a note
 DENSE_S = 0.16  # every pitch frame is computed this long after an onset candidate
 DECIDE_S = 0.16  # a candidate still unpitched this long after its onset is not a note
 REPLUCK_MIN_S = 0.1  # a re-pluck of the sounding pitch comes at least this late...
 REPLUCK_GAIN = 1.5  # ...and raises the periodic power at least this much
 NOISE_FRAMES = 4  # frames after an attack that tell a noise burst from a note
-NOISE_GAIN = 2.0  # a noise burst is at least this much over QUIET
+NOISE_GAIN = 2.0  # a noise burst is at least this much over QUIET...
+NOISE_HF_GAIN = 3.0  # ...and raises the energy above 3 kHz at least this much
 NOTE_MAX_S = 2.0  # cents are measured over at most this much of a note
 NOTE_SILENT_S = 0.12  # unpitched this long: the note has ended
 LEGATO_FRAMES = 3  # a new stable pitch held over this many measured frames, no attack
@@ -75,13 +80,24 @@ class _Candidate:
 
 @dataclass(slots=True)
 class _Active:
+    """The note that is sounding now."""
+
     note: Note
     midi_f: float  # pitch (fractional MIDI) the note was confirmed at
     onset: int
     index: int  # position in StreamingAnalyzer.notes
     pitches: list[float] = field(default_factory=list)
+    votes: dict[int, int] = field(default_factory=dict)  # frames per semitone heard
+    majority: int = 0  # the semitone most frames agree on so far
     last_pitched: int = 0  # full-rate sample: end of the last frame that matched
     legato: list[tuple[int, float]] = field(default_factory=list)
+
+    def add(self, midi_f: float) -> None:
+        self.pitches.append(midi_f)
+        semi = int(round(midi_f))
+        self.votes[semi] = n = self.votes.get(semi, 0) + 1
+        if n > self.votes.get(self.majority, 0) or (n == self.votes[self.majority] and semi > self.majority):
+            self.majority = semi
 
 
 _UNKNOWN = -1.0  # aperiodicity of a pitch frame that was not computed
@@ -121,15 +137,19 @@ class StreamingAnalyzer:
         self.hop = max(16, int(round(HOP_S * low)))  # low-rate samples, ODF and pitch
         self.odf_frame = 1 << int(round(math.log2(ODF_FRAME_S * low)))
         self._flux = SpectralFlux(low, self.odf_frame)
+        self._pitch_fir = signal.firwin(int(low / 1000) * 2 + 1, PITCH_BAND_HZ / (low / 2)).astype(np.float32)
+        self._pitch_tail = np.zeros(self._pitch_fir.size - 1, dtype=np.float32)
         self.yin = Yin(low)
 
         # full-rate history (for onset refinement) and low-rate history (for analysis)
         self._raw = _History(max(int(history_s * sr), 8 * self.odf_frame * dec))
         self._low = _History(max(int(history_s * low), 8 * self.yin.span))
+        self._pitch = _History(max(int(history_s * low), 8 * self.yin.span))
         self.n_samples = 0
 
         # onset detection function
         self._odf: list[float] = []
+        self._hf: list[float] = []  # energy above 3 kHz per ODF frame
         self._odf_checked = 0  # ODF frames < this were considered for peaks
         self._pre = max(1, int(round(PEAK_PRE_S * low / self.hop)))
         self._post = max(1, int(round(PEAK_POST_S * low / self.hop)))
@@ -198,9 +218,9 @@ class StreamingAnalyzer:
         note decisions.
         """
         span = self.yin.span
-        if self._low.end < span:
+        if self._pitch.end < span:
             return None
-        x = self._low.view(self._low.end - span, self._low.end)
+        x = self._pitch.view(self._pitch.end - span, self._pitch.end)
         freq, aper, power = self.yin.estimate_arrays(x[None, :])
         if aper[0] >= PERIODIC or power[0] <= QUIET * (self._power_floor or 0.0):
             return None
@@ -216,15 +236,15 @@ class StreamingAnalyzer:
         self._raw.append(block)
         self.n_samples += block.size
         if self.dec == 1:
-            self._low.append(block)
-            return
-        # FIR filter with the previous block's tail as state, keeping only the outputs at
-        # full-rate indices that are multiples of dec (the same whatever the blocking)
-        ext = np.concatenate([self._tail, block])
-        self._tail = ext[ext.size - self._tail.size :]
-        filtered = np.convolve(ext, self._fir, mode="valid")
-        first = (-start) % self.dec
-        self._low.append(filtered[first :: self.dec])
+            low = block
+        else:
+            # FIR filter with the previous block's tail as state, keeping only the outputs
+            # at full-rate indices that are multiples of dec (the same whatever the blocking)
+            low, self._tail = _fir(self._fir, self._tail, block)
+            low = low[(-start) % self.dec :: self.dec]
+        self._low.append(low)
+        band, self._pitch_tail = _fir(self._pitch_fir, self._pitch_tail, low)
+        self._pitch.append(band)
 
     # ------------------------------------------------------------------ onsets
     def _run_odf(self) -> None:
@@ -235,7 +255,9 @@ class StreamingAnalyzer:
             return
         x = self._low.view(first * hop, last * hop + n)
         frames = _frames(x, n, hop)
-        self._odf.extend(self._flux(frames).tolist())
+        flux, hf = self._flux(frames)
+        self._odf.extend(flux.tolist())
+        self._hf.extend(hf.tolist())
         self._pick_peaks()
 
     def _pick_peaks(self) -> None:
@@ -302,7 +324,7 @@ class StreamingAnalyzer:
         if upto <= first:
             return
         hop, span = self.hop, self.yin.span
-        x = self._low.view(first * hop, (upto - 1) * hop + span)
+        x = self._pitch.view(first * hop, (upto - 1) * hop + span)
         frames = _frames(x, span, hop)
         # frame power for every frame, cheaply, to skip silence
         w = self.yin.window
@@ -344,9 +366,9 @@ class StreamingAnalyzer:
     def _midi_f(self, j: int) -> float:
         return 69.0 + 12.0 * math.log2(self._f0[j] / self.a4)
 
-    def _pitched(self, j: int) -> bool:
+    def _pitched(self, j: int, limit: float = PERIODIC) -> bool:
         a = self._aper[j]
-        return 0.0 <= a < PERIODIC and self._power[j] > QUIET * self._floor[j]
+        return 0.0 <= a < limit and self._power[j] > QUIET * self._floor[j]
 
     def _pre_power(self, onset: int) -> float:
         """Power of the last frame that ends before ``onset`` (0 at stream start)."""
@@ -359,9 +381,9 @@ class StreamingAnalyzer:
             ready = max(0, (self._low.end - self.yin.span) // self.hop + 1)
         else:
             ready = self._ready_frames()
-        j = len(self._f0)
+        first = len(self._f0)
         self._compute_frames(ready)
-        for j in range(j, ready):
+        for j in range(first, ready):
             self._consume(j)
         if final:
             while self._candidates:
@@ -386,12 +408,21 @@ class StreamingAnalyzer:
 
     def _examine(self, cand: _Candidate, j: int) -> bool:
         """Feed frame j (which starts after the candidate's onset); True once decided."""
-        if self._pitched(j):
+        act = self._active
+        if act is not None and self._pitched(j) and act.midi_f - self._midi_f(j) > 11.5:
+            # reads below the ringing note: a common period of it and a new note?
+            if _harmonic(self._midi_f(j) - act.midi_f):
+                self._unmix(j, act)
+        # with a note ringing, the new one sounds over it: its frames are less periodic,
+        # so they must agree more closely and for one frame longer
+        mixed = act is not None and self._pitched(j, MIXED) and not self._pitched(j)
+        if self._pitched(j) or (mixed and not _harmonic(self._midi_f(j) - act.midi_f)):
             streak = cand.frames
-            if streak and abs(self._midi_f(j) - self._midi_f(streak[-1])) > 0.5:
+            if streak and abs(self._midi_f(j) - self._midi_f(streak[-1])) > (0.3 if mixed else 0.5):
                 streak.clear()
             streak.append(j)
-            if len(streak) >= CONFIRM_FRAMES:
+            clean = all(self._aper[k] < PERIODIC for k in streak)
+            if len(streak) >= CONFIRM_FRAMES + (0 if clean else 1):
                 self._confirm(cand, streak)
                 return True
         elif self._measured(j):
@@ -400,6 +431,24 @@ class StreamingAnalyzer:
             self._decide_unpitched(cand, j + 1)
             return True
         return False
+
+    def _unmix(self, j: int, act: _Active) -> None:
+        """Re-read frame j without the ringing note's period.
+
+        Frame j reads the sounding note, or a common sub-harmonic of it and a new one
+        (E5 over a ringing A4 is periodic at A3). Ignoring dips at multiples of the
+        ringing period finds the new note's own period if there is one; if that reading
+        is clearly periodic it replaces the frame's pitch.
+        """
+        old_period = self.low_rate / (self.a4 * 2.0 ** ((act.midi_f - 69.0) / 12.0))
+        hop, span = self.hop, self.yin.span
+        x = self._pitch.view(j * hop, j * hop + span)
+        freq, aper, _ = self.yin.estimate_arrays(x[None, :], exclude_period=old_period)
+        if aper[0] < UNMIX_PERIODIC:
+            new = 69 + 12 * math.log2(freq[0] / self.a4)
+            self._log(self._frame_start(j), "unmix", f"{self._midi_f(j):.2f} -> {new:.2f}")
+            self._f0[j] = float(freq[0])
+            self._aper[j] = min(float(aper[0]), PERIODIC * 0.99)
 
     def _confirm(self, cand: _Candidate, frames: list[int]) -> None:
         midi_f = float(np.median([self._midi_f(k) for k in frames]))
@@ -433,6 +482,10 @@ class StreamingAnalyzer:
         if max(self._power[k] for k in noisy) < NOISE_GAIN * QUIET * self._floor[noisy[0]]:
             self._log(cand.onset, "dropped", f"too quiet: aper {aper}")
             return
+        gain = self._hf_gain(cand.onset)
+        if gain < NOISE_HF_GAIN:
+            self._log(cand.onset, "dropped", f"no broadband burst ({gain:.1f}x above 3 kHz): aper {aper}")
+            return
         last = noisy[-1]  # it lasts while the frames stay aperiodic
         while last + 1 < min(len(self._aper), j0 + 4 * NOISE_FRAMES) and self._aper[last + 1] > APERIODIC:
             last += 1
@@ -441,13 +494,24 @@ class StreamingAnalyzer:
         sr = self.sample_rate
         self.noise_events.append(NoiseEvent(start_s=cand.onset / sr, end_s=end / sr))
 
+    def _hf_gain(self, onset: int) -> float:
+        """How much the energy above 3 kHz grew from just before ``onset`` to just after."""
+        n, hop = self.odf_frame, self.hop
+        at = onset // self.dec
+        before = (at - n) // hop
+        after = range(max(0, (at - n // 2) // hop), min(len(self._hf), (at + n) // hop + 1))
+        if before < 0 or not after:
+            return math.inf
+        return max(self._hf[i] for i in after) / max(self._hf[before], 1e-20)
+
     def _start_note(self, onset: int, midi_f: float, emitted: int, frames: list[int]) -> None:
         self._close_active()
         note = self._make_note(onset, midi_f, emitted)
         self.notes.append(note)
         self._new.append(note)
         act = _Active(note=note, midi_f=midi_f, onset=onset, index=len(self.notes) - 1)
-        act.pitches.extend(self._midi_f(k) for k in frames)
+        for k in frames:
+            act.add(self._midi_f(k))
         act.last_pitched = self._frame_end(frames[-1])
         self._active = act
         self._log(onset, "note", f"{note.note} {note.cents:+.1f}c emitted {note.emitted_s:.3f}")
@@ -476,13 +540,13 @@ class StreamingAnalyzer:
             return
         end = self._frame_end(j)
         sr = self.sample_rate
-        if self._pitched(j):
+        if self._pitched(j) or (self._pitched(j, MIXED) and abs(self._midi_f(j) - act.midi_f) < 0.3):
             m = self._midi_f(j)
-            if _harmonic(m - act.midi_f):
+            if _harmonic(m - act.midi_f) or _harmonic(m - act.majority):
                 # the same tone (or a sub-harmonic reading of it): keep measuring
                 act.legato.clear()
                 if end - act.onset < NOTE_MAX_S * sr:
-                    act.pitches.append(m)
+                    act.add(m)
                 act.last_pitched = end
                 return
             # a different stable pitch without an attack: legato
@@ -538,6 +602,12 @@ class _History:
         return self.data[start - self.start : stop - self.start]
 
 
+def _fir(taps: np.ndarray, tail: np.ndarray, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Causal FIR filter of ``block`` continuing from ``tail`` (the last len(taps)-1 inputs)."""
+    ext = np.concatenate([tail, block])
+    return np.convolve(ext, taps, mode="valid"), ext[ext.size - tail.size :]
+
+
 def _frames(x: np.ndarray, size: int, hop: int) -> np.ndarray:
     """Read-only strided view of the full frames of 1-D ``x``, one every ``hop`` samples."""
     count = 1 + (x.size - size) // hop
@@ -557,14 +627,20 @@ def _harmonic(interval: float) -> bool:
 
 
 def _settled_pitch(pitches: list[float]) -> float:
-    """The note's pitch: the semitone most frames agree on, then the median within it.
+    """The note's pitch from all its frames.
 
-    Single frames can read a sub-octave (a chorused sample, the previous note's tail);
-    the majority over the note cannot.
+    Single frames can read a sub-harmonic (a chorused tone, a previous note still
+    ringing: the mixture repeats at a common multiple of both periods) but hardly ever
+    a harmonic above. So among the semitones that a good share of the frames agree on,
+    take the highest one that the most common reading is a sub-harmonic of, and the
+    median of the frames within it.
     """
     arr = np.asarray(pitches)
     semis, counts = np.unique(np.round(arr), return_counts=True)
-    best = semis[counts == counts.max()].max()
+    common = float(semis[counts == counts.max()].max())
+    enough = max(2, int(np.ceil(0.25 * arr.size)))
+    candidates = [float(s) for s, c in zip(semis, counts) if c >= enough and s >= common and _harmonic(s - common)]
+    best = max(candidates, default=common)
     return float(np.median(arr[np.abs(arr - best) <= 0.5]))
 
 

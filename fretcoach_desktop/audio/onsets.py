@@ -21,18 +21,28 @@ import scipy.fft as sfft
 class SpectralFlux:
     """Batch spectral flux for a fixed frame/hop; stateful across batches."""
 
-    def __init__(self, sample_rate: int, frame: int, fmin: float = 55.0, fmax: float = 11000.0,
-                 compression: float = 1.0):
+    def __init__(
+        self,
+        sample_rate: float,
+        frame: int,
+        fmin: float = 55.0,
+        fmax: float = 11000.0,
+        compression: float = 1.0,
+        hf_from: float = 3000.0,
+    ):
         self.frame = frame
         self.window = np.hanning(frame).astype(np.float32)
         self.k0 = int(np.floor(fmin * frame / sample_rate))
         self.k1 = min(frame // 2 + 1, int(np.ceil(fmax * frame / sample_rate)))
         self.compression = compression
+        self.k_hf = int(np.ceil(hf_from * frame / sample_rate)) - self.k0
         self._prev: np.ndarray | None = None
 
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
-        """Flux of each row of ``frames`` (shape (k, frame)) relative to the row before."""
+    def __call__(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Flux of each row of ``frames`` (shape (k, frame)) relative to the row before,
+        and the energy of each row above ``hf_from`` (string noise is mostly there)."""
         spec = np.abs(sfft.rfft(frames * self.window, axis=1)[:, self.k0 : self.k1])
+        hf = np.square(spec[:, self.k_hf :], dtype=np.float64).sum(axis=1)
         if self.compression != 1.0:
             spec *= self.compression
         spec += 1.0
@@ -42,19 +52,27 @@ class SpectralFlux:
         stacked = np.vstack([self._prev[None, :], logspec])
         flux = np.maximum(np.diff(stacked, axis=0), 0.0).sum(axis=1)
         self._prev = logspec[-1].copy()
-        return flux
+        return flux, hf
 
 
-def refine_onset(x: np.ndarray, x0: int, guess: int, sample_rate: int, before_s: float = 0.025,
-                 after_s: float = 0.012, backtrack_db: float = 3.0) -> int:
+def refine_onset(
+    x: np.ndarray,
+    x0: int,
+    guess: int,
+    sample_rate: int,
+    before_s: float = 0.025,
+    after_s: float = 0.012,
+    backtrack_db: float = 3.0,
+    backtrack_s: float = 0.008,
+) -> int:
     """Refine an onset sample index ``guess`` on the waveform.
 
     ``x`` holds samples starting at absolute index ``x0``. In
     [guess - before_s, guess + after_s], in ~0.7 ms blocks, find the steepest rise of the
     log energy of the first difference (which removes hum and emphasises the attack),
     then backtrack, like librosa's ``onset_backtrack``, to where the (smoothed) energy
-    first left the background before that rise: a pluck starts a few milliseconds
-    before its loudest transient.
+    first left the background before that rise (at most ``backtrack_s`` earlier): a pluck
+    starts a few milliseconds before its loudest transient.
     """
     block = max(8, int(round(sample_rate * 0.000725)))
     lo = max(guess - int(before_s * sample_rate), x0 + 1)
@@ -73,6 +91,7 @@ def refine_onset(x: np.ndarray, x0: int, guess: int, sample_rate: int, before_s:
     level = 10.0 * np.log10(np.convolve(raw, np.ones(3) / 3.0, mode="same") + 1e-12)
     floor = level[max(0, k - 14) : k + 1].min()
     start = k + 2
-    while start > 0 and level[start - 1] > floor + backtrack_db:
+    limit = max(0, start - int(round(backtrack_s * sample_rate / block)))
+    while start > limit and level[start - 1] > floor + backtrack_db:
         start -= 1
     return lo + start * block

@@ -82,7 +82,9 @@ class Yin:
         power = energy[:, 0] / w
         return cmndf, power
 
-    def estimate_arrays(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def estimate_arrays(
+        self, frames: np.ndarray, exclude_period: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Vectorised estimate: (freq_hz, aperiodicity, power) arrays, one entry per row.
 
         Among the local minima of the CMNDF, take the first (shortest lag) one that is
@@ -90,6 +92,10 @@ class Yin:
         the tone is not clean (a chorused or two-note mixture dips lowest at a multiple
         of the period, which would read as a sub-octave). Parabolic interpolation refines
         the lag.
+
+        ``exclude_period`` (in samples) ignores dips at its multiples: a tone still ringing
+        from the previous note makes the mixture periodic at a common multiple of both
+        periods, which would hide the new note's own period.
         """
         cmndf, power = self.cmndf(frames)
         lo, hi = self.min_lag, self.max_lag
@@ -98,11 +104,16 @@ class Yin:
         not_min = (inner > seg[:, :-2]) | (inner > seg[:, 2:])
         depth = inner.copy()
         depth[not_min] = np.inf
+        if exclude_period is not None:
+            ratio = np.arange(lo, hi + 1) / exclude_period
+            near = np.abs(ratio - np.round(ratio)) * exclude_period < max(1.0, 0.02 * exclude_period)
+            depth[:, near & (ratio > 0.5)] = np.inf
         deepest = depth.min(axis=1)
         limit = np.maximum(np.float32(self.threshold), deepest + np.float32(0.1))
         ok = depth < limit[:, None]
         has = ok.any(axis=1)
-        first = np.where(has, ok.argmax(axis=1), inner.argmin(axis=1))
+        fallback = np.where(np.isfinite(deepest), depth.argmin(axis=1), inner.argmin(axis=1))
+        first = np.where(has, ok.argmax(axis=1), fallback)
         tau = first + lo
         rows = np.arange(cmndf.shape[0])
         a = cmndf[rows, tau - 1].astype(np.float64)

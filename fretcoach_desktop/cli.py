@@ -1,0 +1,354 @@
+"""The ``fretcoach`` command line: ``analyze`` a take, list ``devices``, and (later) more.
+
+Errors a user can cause (a bad key, a missing file, a silent take...) end in one line,
+``fretcoach: error: ...``, on stderr and exit status 2; never in a traceback. Exit status 1
+means the command ran but could not do its job (e.g. no audio input device). Everything
+here is Qt-free: the CLI must work on a machine without a display.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, TextIO
+
+from fretcoach_desktop import __version__
+
+__all__ = ["CliError", "build_parser", "main"]
+
+PROG = "fretcoach"
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+A4_MIN, A4_MAX = 400.0, 480.0
+BLOCK_SIZE_MAX = 1 << 20
+
+#: Sub-commands that exist in the interface but are not implemented yet.
+PLANNED_COMMANDS: dict[str, str] = {
+    "session": "record a practice session from the audio input",
+    "plan": "make a practice plan from your recent sessions (AI Mode)",
+    "ask": "ask the coach about your practice history",
+    "history": "show your past sessions and their metrics",
+    "eval": "evaluate the coach prompts",
+    "listen": "show live note analysis from the audio input",
+}
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exits with :attr:`status`."""
+
+    def __init__(self, message: str, status: int = EXIT_USAGE) -> None:
+        super().__init__(" ".join(str(message).split()))
+        self.status = status
+
+
+# --------------------------------------------------------------------------- parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose usage errors are one line (no usage dump), still exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        text = " ".join(message.split())
+        self.exit(EXIT_USAGE, f"{PROG}: error: {text} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``fretcoach`` command (exposed for help and tests)."""
+    parser = _Parser(
+        prog=PROG,
+        description="FretCoach Desktop: a practice companion for guitarists.",
+        epilog="Run 'fretcoach COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--user",
+        metavar="NAME",
+        help="player profile to use (default: $FRETCOACH_USER or 'default')",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    analyze = commands.add_parser(
+        "analyze",
+        help="analyze a recorded take against a key, scale and metronome",
+        description=(
+            "Judge every note of a recorded take (WAV, FLAC or OGG): pitch in cents, key and "
+            "scale, timing against a metronome grid that starts at 0 s, and string noise. "
+            "Notes played during the count-in are reported like any other."
+        ),
+    )
+    analyze.add_argument("take", metavar="TAKE", help="audio file of the take")
+    analyze.add_argument("--bpm", type=float, required=True, help="metronome tempo (20-400)")
+    analyze.add_argument("--key", required=True, help="key: C C# Db D D# Eb E F F# Gb G G# Ab A A# Bb B")
+    analyze.add_argument(
+        "--scale",
+        required=True,
+        help="scale, e.g. major, minor, major_pentatonic, minor_pentatonic, blues, dorian",
+    )
+    analyze.add_argument(
+        "--subdivision",
+        type=int,
+        default=1,
+        help="grid points per beat: 1 = quarters (default), 2 = eighths, 3 = triplets, 4 = 16ths",
+    )
+    analyze.add_argument(
+        "--count-in",
+        type=float,
+        default=0.0,
+        metavar="BEATS",
+        help="beats of count-in before the playing starts (informational; nothing is skipped)",
+    )
+    analyze.add_argument(
+        "--a4",
+        type=float,
+        default=None,
+        metavar="HZ",
+        help="tuning reference for A4 in Hz, 400-480 (default: settings, else 440)",
+    )
+    analyze.add_argument("--json", action="store_true", help="print one JSON object")
+    analyze.add_argument(
+        "--block-size",
+        type=int,
+        default=4096,
+        metavar="N",
+        help="samples per block fed to the streaming engine (default 4096)",
+    )
+    analyze.set_defaults(handler=_cmd_analyze)
+
+    devices = commands.add_parser("devices", help="list the audio input devices")
+    devices.set_defaults(handler=_cmd_devices)
+
+    for name, summary in PLANNED_COMMANDS.items():
+        # add_help=False and no arguments: whatever follows is accepted (see main()) so the
+        # answer is always "not available yet", never a usage error about its options.
+        planned = commands.add_parser(name, help=f"{summary} (not available yet)", add_help=False)
+        planned.set_defaults(handler=_cmd_not_available)
+    return parser
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``fretcoach`` command with *argv* (default: ``sys.argv[1:]``); return the exit status."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
+    if extra and handler is not _cmd_not_available:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if handler is None:
+        parser.print_help()
+        return EXIT_OK
+    try:
+        return handler(args)
+    except CliError as exc:
+        _error(str(exc))
+        return exc.status
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # Output piped into a pager or `head` that has gone: stop quietly.
+        _silence_stdout()
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - last line of defence: one line, not a traceback
+        if os.environ.get("FRETCOACH_DEBUG"):
+            traceback.print_exc()
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        _error(f"internal error ({type(exc).__name__}): {detail} (set FRETCOACH_DEBUG=1 for details)")
+        return EXIT_FAILURE
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at devnull so the interpreter's final flush is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+# --------------------------------------------------------------------------- analyze
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from fretcoach_desktop.audio.metronome import Grid
+    from fretcoach_desktop.audio.sources import AudioFileError, read_audio
+    from fretcoach_desktop.audio.theory import TheoryError, normalize_key, normalize_scale
+    from fretcoach_desktop.config import ConfigError, load_config
+
+    # Validate everything the user typed before touching the audio.
+    try:
+        key = normalize_key(args.key)
+        scale = normalize_scale(args.scale)
+    except TheoryError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        grid = Grid(args.bpm, args.subdivision)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if not math.isfinite(args.count_in) or args.count_in < 0:
+        raise CliError(f"--count-in must be a number of beats >= 0, got {args.count_in:g}")
+    if not 1 <= args.block_size <= BLOCK_SIZE_MAX:
+        raise CliError(f"--block-size must be from 1 to {BLOCK_SIZE_MAX}, got {args.block_size}")
+    if args.a4 is not None and not (math.isfinite(args.a4) and A4_MIN <= args.a4 <= A4_MAX):
+        raise CliError(f"--a4 must be from {A4_MIN:g} to {A4_MAX:g} Hz, got {args.a4:g}")
+    try:
+        config = load_config({"user": args.user, "a4_hz": args.a4})
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+
+    try:
+        samples, sample_rate = read_audio(args.take)
+    except AudioFileError as exc:
+        raise CliError(str(exc)) from None
+
+    try:
+        from fretcoach_desktop.audio.analyzer import analyze_samples
+    except ImportError as exc:
+        raise CliError(f"the analysis engine is not available: {exc}", EXIT_FAILURE) from None
+
+    try:
+        result = analyze_samples(
+            samples,
+            sample_rate,
+            bpm=grid.bpm,
+            key=key,
+            scale=scale,
+            subdivision=grid.subdivision,
+            a4=config.a4_hz,
+            block_size=args.block_size,
+        )
+    except ValueError as exc:  # TheoryError and friends: input the engine rejected
+        raise CliError(str(exc)) from None
+
+    if args.json:
+        json.dump(result.to_json(), sys.stdout, allow_nan=False)
+        sys.stdout.write("\n")
+    else:
+        header = {
+            "take": args.take,
+            "key": key,
+            "scale": scale,
+            "bpm": grid.bpm,
+            "subdivision": grid.subdivision,
+            "a4": config.a4_hz,
+            "count_in": args.count_in,
+        }
+        print_report(result, header, sys.stdout)
+    sys.stdout.flush()
+    return EXIT_OK
+
+
+_METRIC_LABELS = (
+    ("pitch_accuracy", "Pitch accuracy"),
+    ("scale_conformity", "Scale conformity"),
+    ("timing_stability", "Timing stability"),
+    ("noise_control", "Noise control"),
+)
+_GRID_NAMES = {1: "quarter notes", 2: "eighth notes", 3: "triplets", 4: "sixteenth notes"}
+
+
+def print_report(result: Any, header: dict[str, Any], out: TextIO) -> None:
+    """Print an :class:`~fretcoach_desktop.audio.types.AnalysisResult` as a readable table."""
+    from fretcoach_desktop.audio.metrics import PITCH_FULL_CENTS, TIMING_FULL_MS
+
+    scale_words = str(header["scale"]).replace("_", " ")
+    grid = _GRID_NAMES.get(header["subdivision"], f"{header['subdivision']} per beat")
+    print(f"{header['take']}: {result.duration_s:.1f} s at {result.sample_rate} Hz", file=out)
+    print(
+        f"{header['key']} {scale_words}, {header['bpm']:g} BPM ({grid}), A4 = {header['a4']:g} Hz",
+        file=out,
+    )
+    if header.get("count_in"):
+        print(f"count-in: {header['count_in']:g} beats (notes in it are reported too)", file=out)
+    print(file=out)
+
+    if result.notes:
+        print(f"{'time':>8}  {'note':<4} {'cents':>6}  {'pitch':<7}  {'scale':<5}  timing", file=out)
+        for note in result.notes:
+            # round first, so -0.04 shows as +0.0 rather than -0.0
+            cents = round(note.cents, 1) + 0.0
+            offset_ms = round(note.timing_offset_ms, 1) + 0.0
+            if abs(note.cents) <= PITCH_FULL_CENTS:
+                pitch = "in tune"
+            else:
+                pitch = "sharp" if note.cents > 0 else "flat"
+            in_key = "ok" if note.in_scale else "OUT"
+            if abs(note.timing_offset_ms) <= TIMING_FULL_MS:
+                timing = "on time"
+            else:
+                timing = "late" if note.timing_offset_ms > 0 else "early"
+            print(
+                f"{note.onset_s:>7.3f}s  {note.note:<4} {cents:>+6.1f}  {pitch:<7}  "
+                f"{in_key:<5}  {timing:<7} {offset_ms:>+6.1f} ms",
+                file=out,
+            )
+    else:
+        print("no notes detected", file=out)
+    print(file=out)
+
+    metrics = result.metrics
+    for field, label in _METRIC_LABELS:
+        value = getattr(metrics, field)
+        shown = "n/a" if value is None else f"{value:5.1f}"
+        print(f"{label:<18}{shown:>6}", file=out)
+    print(f"{'Notes':<18}{len(result.notes):>6}", file=out)
+    print(f"{'Noise events':<18}{len(result.noise_events):>6}", file=out)
+
+
+# --------------------------------------------------------------------------- devices
+
+
+def _cmd_devices(args: argparse.Namespace) -> int:
+    try:
+        import sounddevice as sd
+    except ImportError:
+        raise CliError(
+            "the Python package 'sounddevice' is not installed; run 'make venv' or 'pip install sounddevice'",
+            EXIT_FAILURE,
+        ) from None
+    except OSError:
+        raise CliError(
+            "the PortAudio library was not found; install it (Debian/Ubuntu: "
+            "apt-get install libportaudio2) to use audio devices",
+            EXIT_FAILURE,
+        ) from None
+    try:
+        devices = list(sd.query_devices())
+        host_apis = list(sd.query_hostapis())
+        default_input = sd.default.device[0]
+    except Exception as exc:  # noqa: BLE001 - PortAudio errors come in several types
+        raise CliError(f"cannot list audio devices: {exc}", EXIT_FAILURE) from None
+
+    inputs = [(i, d) for i, d in enumerate(devices) if d.get("max_input_channels", 0) > 0]
+    if not inputs:
+        raise CliError("no audio input devices found; connect an audio interface", EXIT_FAILURE)
+
+    print("Audio input devices (* = default):")
+    for index, device in inputs:
+        api_index = device.get("hostapi", -1)
+        api = host_apis[api_index]["name"] if 0 <= api_index < len(host_apis) else "?"
+        mark = "*" if index == default_input else " "
+        rate = device.get("default_samplerate") or 0
+        print(f"{mark} {index:>3}  {device['name']}  ({api}, {device['max_input_channels']} in, {rate / 1000:g} kHz)")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- planned
+
+
+def _cmd_not_available(args: argparse.Namespace) -> int:
+    raise CliError(f"'{args.command}' is not available yet")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
