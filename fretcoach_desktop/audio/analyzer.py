@@ -52,7 +52,8 @@ PEAK_POST_S = 0.006  # ...and of the next 6 ms (the only look-ahead)
 THRESH_MEAN_S = 0.3  # adaptive threshold: the mean ODF over the last 300 ms...
 THRESH_RATIO = 1.5  # ...times this
 THRESH_FLOOR = 2.0  # and at least this times the ODF background
-MIN_IOI_S = 0.045  # two onsets closer than this are one attack
+MIN_IOI_S = 0.045  # two onsets closer than this are one attack...
+STRONGER = 2.0  # ...unless the second peak is this much stronger (a scrape after a note-off)
 PERIODIC = 0.2  # YIN aperiodicity under which a frame is a pitched tone
 APERIODIC = 0.35  # over which a frame is noise
 QUIET = 4.0  # frames below QUIET x the background power are silence
@@ -156,6 +157,7 @@ class StreamingAnalyzer:
         self._mean_len = max(4, int(round(THRESH_MEAN_S * low / self.hop)))
         self._odf_floor = 0.0
         self._last_onset = -(10**12)
+        self._last_odf = 0.0
 
         # pitch frames: frame j covers low-rate samples [j*hop, j*hop + span)
         self._f0: list[float] = []
@@ -284,10 +286,10 @@ class StreamingAnalyzer:
             raw = self._raw
             onset = refine_onset(raw.view(raw.start, raw.end), raw.start, centre, sr)
             onset = max(onset, centre - n // 2 * dec)
-            if onset - self._last_onset < MIN_IOI_S * sr:
+            if onset - self._last_onset < MIN_IOI_S * sr and v < STRONGER * self._last_odf:
                 self._log(onset, "skip", "too close to the previous onset")
                 continue
-            self._last_onset = onset
+            self._last_onset, self._last_odf = onset, v
             found = ((i + post) * hop + n) * dec
             self._log(onset, "candidate", f"odf {v:.1f} mean {mean:.1f} floor {self._odf_floor:.1f}")
             self._candidates.append(_Candidate(onset=onset, found_at=found))
@@ -396,6 +398,14 @@ class StreamingAnalyzer:
             if start < cand.onset:
                 break  # frame j still belongs to what sounded before the attack
             if len(self._candidates) > 1 and start >= self._candidates[1].onset:
+                nxt = self._candidates[1]
+                if nxt.onset - cand.onset < MIN_IOI_S * self.sample_rate:
+                    # a stronger peak right after an undecided weak one: one attack
+                    # (a slow, overdriven pluck); it starts where the weak one did
+                    self._log(cand.onset, "merged", f"with the stronger peak at {nxt.onset / self.sample_rate:.3f}")
+                    nxt.onset = cand.onset
+                    self._candidates.pop(0)
+                    continue
                 # the next attack came before this one was decided
                 self._decide_unpitched(self._candidates.pop(0), j)
                 continue
