@@ -1,0 +1,1 @@
+"""Alembic migrations of the practice database (applied by :func:`fretcoach_desktop.store.migrate.upgrade`)."""

@@ -1,0 +1,1 @@
+"""Alembic revision scripts, oldest first: 0001 (initial schema), 0002, ..."""
