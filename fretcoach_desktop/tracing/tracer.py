@@ -1,0 +1,395 @@
+"""The tracer factory: a no-op when Opik is not configured, Opik otherwise.
+
+``make_tracer(config)`` returns :class:`NullTracer` when neither ``OPIK_API_KEY`` nor
+``OPIK_URL_OVERRIDE`` is configured: Opik is never imported (no import cost, no network, no
+warnings), callbacks are ``None`` and ``track`` is a no-op. Otherwise :class:`OpikTracing`
+imports Opik lazily on first use (``import opik`` costs ~2 s, so call :meth:`warm_up` from a
+background thread at start-up if you like), with:
+
+* Sentry error reporting and usage analytics off (``OPIK_SENTRY_ENABLE=false``,
+  ``OPIK_ANALYTICS_ENABLE=false``): no reporting to third parties without consent;
+* a bounded exit: Opik's own unbounded ``atexit`` flush is replaced by one that gives up
+  after :data:`EXIT_FLUSH_BUDGET_S`, so a dead or hung Opik server never holds the process;
+* the API key passed to the client object only, never into metadata, tags or logs.
+
+Every method swallows its errors (logged at debug level): tracing never breaks a feature.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import functools
+import gc
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from fretcoach_desktop.tracing.conventions import TraceSpec, scrub
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fretcoach_desktop.config import Config
+
+__all__ = ["EXIT_FLUSH_BUDGET_S", "NullTracer", "OpikTracing", "TraceHandle", "Tracer", "make_tracer"]
+
+log = logging.getLogger(__name__)
+
+#: Longest time the process exit waits for pending traces to reach Opik.
+EXIT_FLUSH_BUDGET_S = 0.7
+
+
+class TraceHandle:
+    """What a ``track`` context yields: the trace id (``None`` when tracing is off)."""
+
+    __slots__ = ("trace_id", "output")
+
+    def __init__(self, trace_id: str | None = None) -> None:
+        self.trace_id = trace_id
+        self.output: dict[str, Any] | None = None
+
+    def set_output(self, output: dict[str, Any]) -> None:
+        """Record the traced block's output (ignored when tracing is off)."""
+        self.output = output
+
+
+class _Track:
+    """Both a decorator and a context manager (yielding a :class:`TraceHandle`)."""
+
+    def __init__(self, tracer: Tracer, spec: TraceSpec, input: dict[str, Any] | None = None) -> None:
+        self._tracer = tracer
+        self._spec = spec
+        self._input = input
+        self._cm: contextlib.AbstractContextManager[TraceHandle] | None = None
+
+    def __enter__(self) -> TraceHandle:
+        self._cm = self._tracer._trace_context(self._spec, self._input)
+        return self._cm.__enter__()
+
+    def __exit__(self, *exc: Any) -> bool | None:
+        assert self._cm is not None
+        return self._cm.__exit__(*exc)
+
+    def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self._tracer._trace_context(self._spec, self._input) as handle:
+                result = func(*args, **kwargs)
+                if handle.output is None:
+                    handle.set_output(
+                        {"output": result if isinstance(result, str | int | float | bool) else repr(result)}
+                    )
+                return result
+
+        return wrapper
+
+
+class Tracer:
+    """The tracing interface the coach uses. This base class is the no-op implementation."""
+
+    enabled: bool = False
+    project_name: str = "FretCoach"
+
+    # -- LangChain -----------------------------------------------------------------------
+    def langchain_callback(
+        self,
+        tags: Iterable[str] = (),
+        metadata: dict[str, Any] | None = None,
+        thread_id: str | None = None,
+        graph: Any = None,
+    ) -> Any | None:
+        """An ``opik.integrations.langchain.OpikTracer`` for one call, or ``None`` when off."""
+        return None
+
+    def callback_for(self, spec: TraceSpec, graph: Any = None) -> Any | None:
+        """:meth:`langchain_callback` from a :class:`TraceSpec`."""
+        return self.langchain_callback(spec.tags, spec.metadata, spec.thread_id, graph=graph)
+
+    def trace_ids(self, callback: Any) -> list[str]:
+        """Ids of the traces a LangChain callback created (empty when off)."""
+        return []
+
+    # -- non-LangChain calls ------------------------------------------------------------------
+    def track(
+        self,
+        name: str,
+        tags: Iterable[str] = (),
+        metadata: dict[str, Any] | None = None,
+        thread_id: str | None = None,
+        input: dict[str, Any] | None = None,
+    ) -> _Track:
+        """Decorator / context manager tracing one call as its own trace."""
+        return _Track(self, TraceSpec(name, tuple(tags), dict(metadata or {}), thread_id), input)
+
+    def track_spec(self, spec: TraceSpec, input: dict[str, Any] | None = None) -> _Track:
+        return _Track(self, spec, input)
+
+    @contextlib.contextmanager
+    def _trace_context(self, spec: TraceSpec, input: dict[str, Any] | None) -> Iterator[TraceHandle]:
+        yield TraceHandle()
+
+    # -- feedback, prompts, lifecycle --------------------------------------------------------
+    def feedback(self, trace_id: str | None, name: str, value: float, reason: str | None = None) -> None:
+        """A feedback score (e.g. thumbs up 1.0 / down 0.0) on a trace. Never blocks."""
+
+    def register_prompt(self, name: str, version: str, text: str) -> None:
+        """Register a versioned prompt as an Opik prompt (in the background)."""
+
+    def prompt_link(self, name: str) -> dict[str, Any] | None:
+        """The Opik prompt info to link from a trace, once registered; else ``None``."""
+        return None
+
+    def warm_up(self) -> None:
+        """Import the tracing backend in a background thread (no-op when off)."""
+
+    def flush(self, timeout: float = 1.0) -> bool:
+        """Send pending traces, waiting at most *timeout* seconds. True when all were sent."""
+        return True
+
+
+class NullTracer(Tracer):
+    """Tracing off: every method is a no-op and Opik is never imported."""
+
+
+def make_tracer(config: Config) -> Tracer:
+    """:class:`OpikTracing` when an Opik key or URL is configured, else :class:`NullTracer`."""
+    if not config.tracing_enabled:
+        return NullTracer()
+    key = config.opik_api_key.get_secret_value() if config.opik_api_key is not None else None
+    return OpikTracing(
+        url=config.opik_url_override,
+        api_key=key or None,
+        workspace=config.opik_workspace,
+        project_name=config.opik_project_name,
+    )
+
+
+class OpikTracing(Tracer):
+    """Opik-backed tracer. Opik is imported on first use, never at construction."""
+
+    enabled = True
+
+    def __init__(
+        self,
+        *,
+        url: str | None,
+        api_key: str | None,
+        workspace: str | None,
+        project_name: str = "FretCoach",
+    ) -> None:
+        self._url = url
+        self._api_key = api_key  # only ever handed to the Opik client
+        self._workspace = workspace
+        self.project_name = project_name or "FretCoach"
+        self._lock = threading.Lock()
+        self._client: Any = None
+        self._failed = False
+        self._prompts: dict[str, Any] = {}
+        self._prompt_threads: list[threading.Thread] = []
+
+    def __repr__(self) -> str:  # never show the key
+        return f"OpikTracing(url={self._url!r}, project_name={self.project_name!r})"
+
+    # -- set-up ------------------------------------------------------------------------------
+    def _opik(self) -> Any:
+        """The configured Opik client (imports and configures Opik once), or None on failure."""
+        if self._client is not None or self._failed:
+            return self._client
+        with self._lock:
+            if self._client is not None or self._failed:
+                return self._client
+            try:
+                self._client = self._build_client()
+            except Exception:  # a broken install must not break the coach
+                log.warning("Opik tracing is unavailable; continuing without it", exc_info=log.isEnabledFor(10))
+                self._failed = True
+        return self._client
+
+    def _build_client(self) -> Any:
+        # Consent: no error reports or usage analytics to third parties. Set before import.
+        os.environ["OPIK_SENTRY_ENABLE"] = "false"
+        os.environ["OPIK_ANALYTICS_ENABLE"] = "false"
+        os.environ.setdefault("OPIK_DEFAULT_FLUSH_TIMEOUT", "1")
+        os.environ.setdefault("OPIK_CONSOLE_LOGGING_LEVEL", "WARNING")
+        os.environ.setdefault("OPIK_PROJECT_NAME", self.project_name)
+        # Evaluation pulls in LiteLLM, which otherwise downloads a price table.
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        if self._url:
+            os.environ.setdefault("OPIK_URL_OVERRIDE", self._url)
+
+        import opik
+        from opik.api_objects import connection_resources
+
+        _install_bounded_exit(connection_resources)
+        client = opik.Opik(
+            project_name=self.project_name,
+            workspace=self._workspace,
+            host=self._url,
+            api_key=self._api_key,
+            _show_misconfiguration_message=False,
+        )
+        opik.set_global_client(client)
+        return client
+
+    def warm_up(self) -> None:
+        threading.Thread(target=self._opik, name="opik-warm-up", daemon=True).start()
+
+    # -- LangChain -----------------------------------------------------------------------------
+    def langchain_callback(
+        self,
+        tags: Iterable[str] = (),
+        metadata: dict[str, Any] | None = None,
+        thread_id: str | None = None,
+        graph: Any = None,
+    ) -> Any | None:
+        if self._opik() is None:
+            return None
+        try:
+            from opik.integrations.langchain import OpikTracer
+
+            return OpikTracer(
+                tags=list(tags),
+                metadata=scrub(dict(metadata or {})),
+                thread_id=thread_id,
+                graph=graph,
+                project_name=self.project_name,
+            )
+        except Exception:
+            log.debug("cannot create an OpikTracer", exc_info=True)
+            return None
+
+    def trace_ids(self, callback: Any) -> list[str]:
+        try:
+            return [t.id for t in callback.created_traces()]
+        except Exception:
+            return []
+
+    # -- @track ----------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _trace_context(self, spec: TraceSpec, input: dict[str, Any] | None) -> Iterator[TraceHandle]:
+        if self._opik() is None:
+            yield TraceHandle()
+            return
+        try:
+            import opik
+
+            cm = opik.start_as_current_trace(
+                spec.name,
+                input=input,
+                tags=list(spec.tags),
+                metadata=scrub(dict(spec.metadata)),
+                project_name=self.project_name,
+                thread_id=spec.thread_id,
+            )
+            trace_data = cm.__enter__()
+        except Exception:
+            log.debug("cannot start an Opik trace", exc_info=True)
+            yield TraceHandle()
+            return
+        handle = TraceHandle(trace_data.id)
+        exc_info: tuple[Any, Any, Any] = (None, None, None)
+        try:
+            yield handle
+        except BaseException as exc:
+            exc_info = (type(exc), exc, exc.__traceback__)
+            raise
+        finally:
+            try:
+                if handle.output is not None:
+                    trace_data.update(output=handle.output)
+                cm.__exit__(*exc_info)
+            except Exception:
+                log.debug("cannot end an Opik trace", exc_info=True)
+
+    # -- feedback, prompts, flush ---------------------------------------------------------------
+    def feedback(self, trace_id: str | None, name: str, value: float, reason: str | None = None) -> None:
+        if not trace_id:
+            return
+        client = self._opik()
+        if client is None:
+            return
+        try:  # queued: sent by Opik's background workers
+            score: dict[str, Any] = {"id": trace_id, "name": name, "value": float(value)}
+            if reason:
+                score["reason"] = reason
+            client.log_traces_feedback_scores([score], project_name=self.project_name)
+        except Exception:
+            log.debug("cannot send feedback to Opik", exc_info=True)
+
+    def register_prompt(self, name: str, version: str, text: str) -> None:
+        if name in self._prompts:
+            return
+        self._prompts[name] = None  # registering
+
+        def work() -> None:
+            client = self._opik()
+            if client is None:
+                return
+            try:
+                prompt = client.create_prompt(
+                    name=f"fretcoach-{name}",
+                    prompt=text,
+                    metadata={"fretcoach_prompt": name, "fretcoach_version": version},
+                    change_description=f"{name} {version}",
+                    project_name=self.project_name,
+                )
+                self._prompts[name] = prompt
+            except Exception:
+                log.debug("cannot register prompt %s with Opik", name, exc_info=True)
+
+        # Synchronous HTTP inside Opik: keep it off the caller's thread.
+        thread = threading.Thread(target=work, name=f"opik-prompt-{name}", daemon=True)
+        self._prompt_threads.append(thread)
+        thread.start()
+
+    def wait_prompts(self, timeout: float = 5.0) -> None:
+        """Wait for pending prompt registrations (tests and CLI tools)."""
+        for thread in list(self._prompt_threads):
+            thread.join(timeout)
+
+    def prompt_link(self, name: str) -> dict[str, Any] | None:
+        prompt = self._prompts.get(name)
+        if prompt is None:
+            return None
+        try:
+            return prompt.__internal_api__to_info_dict__()
+        except Exception:
+            return None
+
+    def flush(self, timeout: float = 1.0) -> bool:
+        client = self._client
+        if client is None:
+            return True
+        result: list[bool] = []
+        seconds = max(1, int(round(timeout)))
+        worker = threading.Thread(
+            target=lambda: result.append(bool(client.flush(timeout=seconds))), name="opik-flush", daemon=True
+        )
+        worker.start()
+        worker.join(timeout)
+        return bool(result and result[0])
+
+
+_exit_installed = False
+
+
+def _install_bounded_exit(connection_resources: Any) -> None:
+    """Replace Opik's atexit flush (unbounded against a hung server) with a bounded one."""
+    global _exit_installed
+    if _exit_installed:
+        return
+    _exit_installed = True
+    manager = connection_resources.MANAGER
+    atexit.unregister(manager.close_all)
+
+    def bounded_close() -> None:
+        worker = threading.Thread(target=manager.close_all, name="opik-exit-flush", daemon=True)
+        worker.start()
+        worker.join(EXIT_FLUSH_BUDGET_S)
+        # Opik + LangChain + OpenAI are ~3,000 modules: the interpreter's final garbage
+        # collections over them cost seconds on a busy machine. Nothing needs collecting
+        # at exit (the OS reclaims the memory), so move everything out of the collector's way.
+        gc.freeze()
+
+    atexit.register(bounded_close)

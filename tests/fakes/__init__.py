@@ -1,0 +1,1 @@
+"""Loopback fake servers for tests (OpenAI and Opik), stdlib only, on 127.0.0.1."""

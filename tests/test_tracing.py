@@ -1,0 +1,190 @@
+"""Tracing: off means no Opik at all; on means DESIGN.md's conventions reach the Opik server;
+a dead Opik server never holds up the process. Opik runs in subprocesses (fresh state)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fretcoach_desktop.config import load_config
+from fretcoach_desktop.tracing import NullTracer, OpikTracing, make_tracer
+from fretcoach_desktop.tracing.conventions import ai_mode_plan, chat_agent, live_coach_speech, live_coach_text
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.opik_server import FakeOpik, HangingServer, closed_port
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("opik", "langchain", "langchain_core", "langchain_openai", "langgraph", "openai", "litellm", "PySide6")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPIK_", "OPENAI_", "FRETCOACH_"))}
+    env.update(extra)
+    return env
+
+
+def _scenario(mode: str, out_dir: Path, **env: str) -> tuple[dict, float, str]:
+    """Run tests/fakes/traced_scenario.py; returns (result, seconds from END to exit, stderr)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.traced_scenario", mode, str(out_dir)],
+        cwd=ROOT,
+        env=_env(FRETCOACH_DATA_DIR=str(out_dir), **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return _finish(proc)
+
+
+def _finish(proc: subprocess.Popen) -> tuple[dict, float, str]:
+    result: dict = {}
+    end = None
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("RESULT "):
+            result = json.loads(line[7:])
+        elif line.startswith("END"):
+            end = time.monotonic()
+    proc.wait(timeout=60)
+    stderr = proc.stderr.read() if proc.stderr else ""
+    assert proc.returncode == 0, stderr[-2000:]
+    assert end is not None
+    return result, time.monotonic() - end, stderr
+
+
+def test_conventions_match_design():
+    plan = ai_mode_plan(7, "p1")
+    assert (plan.tags, plan.metadata, plan.thread_id) == (
+        ("ai-mode", "practice-plan"), {"user_id": "7", "practice_id": "p1"}, "user-7")  # fmt: skip
+    text = live_coach_text("s3")
+    assert (text.tags, text.metadata, text.thread_id) == (
+        ("live-coach", "live-feedback"),
+        {"session_id": "s3"},
+        "session-s3",
+    )
+    speech = live_coach_speech("s3")
+    assert (speech.tags, speech.thread_id) == (("live-coach", "tts"), "session-s3")
+    chat = chat_agent("u", "hub-aicoach-chat-1700000000", plan_tool_ran=True)
+    assert chat.tags == ("ai-coach", "web-chat", "practice-plan") and chat.metadata["thread_id"] == chat.thread_id
+
+
+def test_null_tracer_is_a_no_op(tmp_path):
+    tracer = make_tracer(load_config({"data_dir": tmp_path}, env={}))
+    assert isinstance(tracer, NullTracer) and not tracer.enabled
+    assert tracer.langchain_callback(["a"], {"x": 1}, "t") is None
+
+    @tracer.track("f", tags=["live-coach", "tts"])
+    def f(x):
+        return x + 1
+
+    assert f(1) == 2
+    with tracer.track("g") as handle:
+        handle.set_output({"ok": True})
+    assert handle.trace_id is None
+    tracer.feedback("id", "thumbs", 1.0)
+    tracer.register_prompt("live_coach", "v1", "text")
+    assert tracer.flush(0.1) is True
+
+
+def test_opik_tracer_is_chosen_by_key_or_url(tmp_path):
+    by_url = make_tracer(load_config({"data_dir": tmp_path, "opik_url_override": "http://127.0.0.1:9/api"}, env={}))
+    by_key = make_tracer(load_config({"data_dir": tmp_path, "opik_api_key": "opik-secret"}, env={}))
+    assert isinstance(by_url, OpikTracing) and isinstance(by_key, OpikTracing)
+    assert "opik-secret" not in repr(by_key)
+
+
+def test_importing_coach_and_tracing_is_light():
+    code = (
+        "import sys, json\n"
+        "import fretcoach_desktop.coach, fretcoach_desktop.coach.live, fretcoach_desktop.coach.plans\n"
+        "import fretcoach_desktop.coach.tts, fretcoach_desktop.tracing\n"
+        "from fretcoach_desktop.config import load_config\n"
+        "from fretcoach_desktop.tracing import make_tracer\n"
+        "t = make_tracer(load_config())\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_env(FRETCOACH_DATA_DIR="/tmp"),
+                         capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    loaded = set(json.loads(out.stdout))
+    assert not loaded & set(HEAVY), loaded & set(HEAVY)
+    assert out.stderr == ""
+
+
+def test_no_request_leaves_without_key_or_url(tmp_path):
+    with FakeOpenAI() as api, FakeOpik() as opik_server:
+        # Only the base URLs are known: no OpenAI key, no Opik key or URL.
+        result, _, stderr = _scenario("none", tmp_path, OPENAI_BASE_URL=api.base_url)
+        time.sleep(0.2)
+        assert api.requests == [] and opik_server.requests == []
+    assert result["tracer"] == "NullTracer" and result["modules"] == []
+    (msg,) = result["messages"]
+    assert msg["mode"] == "offline" and msg["tts_engine"] == "espeak-ng" and msg["text"]
+    assert "opik" not in stderr.lower()
+
+
+def test_traces_reach_opik_with_design_conventions(tmp_path):
+    with FakeOpenAI() as api, FakeOpik() as opik_server:
+        result, _, stderr = _scenario(
+            "coach",
+            tmp_path,
+            OPENAI_API_KEY="sk-secret-test-key",
+            OPENAI_BASE_URL=api.base_url,
+            OPIK_URL_OVERRIDE=opik_server.url,
+        )
+        assert opik_server.wait_for(lambda s: len(s.traces()) >= 3 and s.feedback_scores(), timeout=10)
+        traces = {t["name"]: t for t in opik_server.traces()}
+        spans = opik_server.spans()
+        requests = list(opik_server.requests)
+        prompts = dict(opik_server.prompt_versions)
+    (msg,) = result["messages"]
+    assert result["flushed"] is True
+
+    text = traces["live-coach-tip"]
+    assert text["id"] == msg["text_trace_id"]
+    assert set(text["tags"]) == {"live-coach", "live-feedback"} and text["thread_id"] == "session-s42"
+    assert text["metadata"]["session_id"] == "s42" and text["metadata"]["prompt_version"] == "live_coach.v1"
+    assert text["project_name"] == "FretCoach"
+    linked = text["metadata"]["opik_prompts"][0]
+    assert linked["name"] == "fretcoach-live_coach" and linked["version"]["metadata"]["fretcoach_version"] == "v1"
+
+    speech = traces["live-coach-speech"]
+    assert speech["id"] == msg["speech_trace_id"] != msg["text_trace_id"]
+    assert set(speech["tags"]) == {"live-coach", "tts"} and speech["thread_id"] == "session-s42"
+    assert speech["metadata"]["session_id"] == "s42" and speech["output"]["engine"] == "openai"
+
+    plan = traces["ai-mode-plan"]
+    assert set(plan["tags"]) == {"ai-mode", "practice-plan"} and plan["thread_id"] == "user-u7"
+    assert plan["metadata"]["user_id"] == "u7" and plan["metadata"]["practice_id"] == "p9"
+    assert plan["id"] == result["plan"]["trace_id"] and result["plan"]["prompt_version"] == "ai_mode_plan.v1"
+
+    llm_spans = [s for s in spans if s.get("type") == "llm"]
+    assert llm_spans and all(s.get("usage") for s in llm_spans)  # stream_usage reached the trace
+
+    assert {"id": msg["text_trace_id"], "name": "thumbs_up", "value": 1.0}.items() <= opik_server.feedback_scores()[
+        0
+    ].items()
+    # Prompts registered with the same content as the files.
+    from fretcoach_desktop.coach.prompts import load_prompt
+
+    assert prompts["fretcoach-live_coach"][-1]["template"] == load_prompt("live_coach").text
+    assert "fretcoach-ai_mode_plan" in prompts
+    # Secrets never leave.
+    assert all("sk-secret-test-key" not in json.dumps(r["body"], default=str) for r in requests)
+    assert "sk-secret-test-key" not in stderr
+
+
+@pytest.mark.parametrize("server", ["closed", "hanging"])
+def test_opik_down_costs_at_most_a_second_at_exit(tmp_path, server):
+    if server == "closed":
+        url = f"http://127.0.0.1:{closed_port()}/api"
+        result, exit_s, _ = _scenario("track", tmp_path, OPIK_URL_OVERRIDE=url)
+    else:
+        with HangingServer() as hang:
+            result, exit_s, _ = _scenario("track", tmp_path, OPIK_URL_OVERRIDE=hang.url)
+    assert result["tracer"] == "OpikTracing" and result["trace_id"]
+    assert exit_s < 1.5, f"exit took {exit_s:.2f} s after the last traced call"
