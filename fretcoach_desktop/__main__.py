@@ -1,24 +1,33 @@
 """``python -m fretcoach_desktop``: the app's entry point.
 
-With no arguments it will open the desktop window; until the GUI exists it shows the
-command-line help. With arguments it runs the ``fretcoach`` command line (see ``cli.py``).
+With no arguments (or only the window's options, e.g. ``--demo FILE``) it opens the
+practice window; with a sub-command it runs the ``fretcoach`` command line (``cli.py``).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Dispatch to the command line; with no arguments, show its help."""
+    """Open the window, or dispatch to the command line."""
     from fretcoach_desktop import cli
 
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args:
-        cli.build_parser().print_help()
-        return cli.EXIT_OK
-    return cli.main(args)
+    if set(args) & (set(cli.command_names()) | {"-h", "--help", "--version"}):
+        return cli.main(args)
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM")):
+        print(
+            "fretcoach: error: no display found: run the window on a desktop session (or under "
+            "`xvfb-run`), or use the command line: fretcoach --help",
+            file=sys.stderr,
+        )
+        return 1
+    from fretcoach_desktop.app import run_app
+
+    return run_app(args)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
-"""The ``fretcoach`` command line: ``analyze`` a take, list ``devices``, and (later) more.
+"""The ``fretcoach`` command line: ``analyze`` a take, list ``devices``, show the ``history``
+of a profile's sessions and ``export`` it, and (later) more.
 
 Errors a user can cause (a bad key, a missing file, a silent take...) end in one line,
 ``fretcoach: error: ...``, on stderr and exit status 2; never in a traceback. Exit status 1
-means the command ran but could not do its job (e.g. no audio input device). Everything
+means the command ran but could not do its job (e.g. no audio input device, a locked or
+damaged database). The global ``--user NAME`` (or ``FRETCOACH_USER``) selects the player
+profile, created on first use; each profile sees only its own sessions. Everything
 here is Qt-free: the CLI must work on a machine without a display.
 """
 
@@ -27,15 +30,15 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 A4_MIN, A4_MAX = 400.0, 480.0
 BLOCK_SIZE_MAX = 1 << 20
+HISTORY_DEFAULT_LIMIT = 20
+#: A live session whose last checkpoint is older than this is considered crashed and is
+#: recovered when a command opens the database (3 checkpoint intervals: a session being
+#: recorded right now by the app is never touched).
+RECOVER_STALE_S = 15.0
 
 #: Sub-commands that exist in the interface but are not implemented yet.
 PLANNED_COMMANDS: dict[str, str] = {
-    "session": "record a practice session from the audio input",
-    "plan": "make a practice plan from your recent sessions (AI Mode)",
-    "ask": "ask the coach about your practice history",
-    "history": "show your past sessions and their metrics",
     "eval": "evaluate the coach prompts",
-    "listen": "show live note analysis from the audio input",
 }
 
 
@@ -118,10 +121,50 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="samples per block fed to the streaming engine (default 4096)",
     )
+    analyze.add_argument(
+        "--save",
+        action="store_true",
+        help="also store the take as a session of the profile (source 'file') and print its id",
+    )
     analyze.set_defaults(handler=_cmd_analyze)
+
+    history = commands.add_parser(
+        "history",
+        help="show your past sessions and their metrics",
+        description="List the profile's sessions, newest first, with their four metrics.",
+    )
+    history.add_argument("--json", action="store_true", help="print a JSON list of objects")
+    history.add_argument(
+        "--limit",
+        type=int,
+        default=HISTORY_DEFAULT_LIMIT,
+        metavar="N",
+        help=f"show the N most recent sessions (default {HISTORY_DEFAULT_LIMIT})",
+    )
+    history.set_defaults(handler=_cmd_history)
+
+    export = commands.add_parser(
+        "export",
+        help="export your sessions to a CSV or JSON file",
+        description="Write every session of the profile, newest first, to PATH ('-' for standard output).",
+    )
+    export.add_argument("path", metavar="PATH", help="file to write ('-' = standard output)")
+    export.add_argument(
+        "--format",
+        choices=("csv", "json"),
+        default=None,
+        help="file format (default: from PATH's extension)",
+    )
+    export.set_defaults(handler=_cmd_export)
 
     devices = commands.add_parser("devices", help="list the audio input devices")
     devices.set_defaults(handler=_cmd_devices)
+
+    from fretcoach_desktop.commands import ask, listen, session
+
+    listen.add_parser(commands).set_defaults(handler=lambda a: listen.run(a, save_session=_save_listen))
+    session.add_parsers(commands)
+    ask.add_parser(commands)
 
     for name, summary in PLANNED_COMMANDS.items():
         # add_help=False and no arguments: whatever follows is accepted (see main()) so the
@@ -129,6 +172,30 @@ def build_parser() -> argparse.ArgumentParser:
         planned = commands.add_parser(name, help=f"{summary} (not available yet)", add_help=False)
         planned.set_defaults(handler=_cmd_not_available)
     return parser
+
+
+def _save_listen(run: Any) -> None:
+    """Store a ``listen`` run as a live session of the profile."""
+    from fretcoach_desktop.config import load_config
+    from fretcoach_desktop.store import Store
+
+    config = load_config({"user": run.user})
+    with Store.open(config) as store:
+        user = store.ensure_user(config.user)
+        sid = store.save_analysis(
+            user.id, run.result, key=run.key, scale=run.scale, bpm=run.bpm, subdivision=run.subdivision,
+            source="file" if run.device.startswith("file") else "live", audio_device=run.device,
+            started_at=run.started_at,
+        )  # fmt: skip
+    print(f"saved as session {sid} of profile '{config.user}'", file=sys.stderr)
+
+
+def command_names() -> list[str]:
+    """The sub-commands (anything else on ``python -m fretcoach_desktop`` opens the window)."""
+    for action in build_parser()._subparsers._group_actions:  # noqa: SLF001 (argparse has no public API)
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices)
+    return []
 
 
 # --------------------------------------------------------------------------- entry point
@@ -245,7 +312,30 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         }
         print_report(result, header, sys.stdout)
     sys.stdout.flush()
+    if args.save:
+        session_id, profile = _save_take(config, result, key=key, scale=scale, grid=grid)
+        if args.json:
+            # stdout stays exactly one JSON object
+            print(f"{PROG}: saved as session {session_id} (profile {profile!r})", file=sys.stderr)
+        else:
+            print(f"\nSaved as session {session_id} (profile {profile!r})")
+            sys.stdout.flush()
     return EXIT_OK
+
+
+def _save_take(config: Any, result: Any, *, key: str, scale: str, grid: Any) -> tuple[int, str]:
+    from fretcoach_desktop.store import StoreError
+
+    store, user = _open_store(config)
+    try:
+        session_id = store.save_analysis(
+            user.id, result, key=key, scale=scale, bpm=grid.bpm, subdivision=grid.subdivision, source="file"
+        )
+    except StoreError as exc:
+        raise CliError(f"the take was analyzed but not saved: {exc}", EXIT_FAILURE) from None
+    finally:
+        store.close()
+    return session_id, user.name
 
 
 _METRIC_LABELS = (
@@ -303,6 +393,158 @@ def print_report(result: Any, header: dict[str, Any], out: TextIO) -> None:
         print(f"{label:<18}{shown:>6}", file=out)
     print(f"{'Notes':<18}{len(result.notes):>6}", file=out)
     print(f"{'Noise events':<18}{len(result.noise_events):>6}", file=out)
+
+
+# --------------------------------------------------------------------------- history, export
+
+
+def _load_config(args: argparse.Namespace) -> Any:
+    from fretcoach_desktop.config import ConfigError, load_config
+
+    try:
+        return load_config({"user": args.user})
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _open_store(config: Any) -> tuple[Any, Any]:
+    """Open the database (migrating it), select the profile, recover crashed sessions.
+
+    Recovered sessions are reported on stderr, one line each.
+    """
+    from fretcoach_desktop.store import Store, StoreError
+
+    try:
+        store = Store.open(config)
+    except StoreError as exc:
+        raise CliError(str(exc), EXIT_FAILURE) from None
+    try:
+        if store.migration is not None and store.migration.backup_path is not None:
+            print(
+                f"{PROG}: updated the database schema to {store.migration.to_revision} "
+                f"(backup: {store.migration.backup_path})",
+                file=sys.stderr,
+            )
+        user = store.ensure_user(config.user)
+        for session in store.recover_unfinished(user.id, stale_after_s=RECOVER_STALE_S):
+            print(
+                f"{PROG}: recovered unfinished session {session.session_id} from "
+                f"{_local_time(session.started_at)} ({_duration(session.duration_s)} saved, "
+                f"{session.notes_played} notes)",
+                file=sys.stderr,
+            )
+    except StoreError as exc:
+        store.close()
+        raise CliError(str(exc), EXIT_FAILURE) from None
+    except BaseException:
+        store.close()
+        raise
+    return store, user
+
+
+def _local_time(moment: Any) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _duration(seconds: float) -> str:
+    total = int(round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _sessions(args: argparse.Namespace, limit: int | None) -> tuple[list[Any], str]:
+    from fretcoach_desktop.store import StoreError
+
+    config = _load_config(args)
+    store, user = _open_store(config)
+    try:
+        return store.history(user.id, limit=limit), user.name
+    except StoreError as exc:
+        raise CliError(str(exc), EXIT_FAILURE) from None
+    finally:
+        store.close()
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        raise CliError(f"--limit must be at least 1, got {args.limit}")
+    sessions, profile = _sessions(args, args.limit)
+    if args.json:
+        json.dump([s.to_json() for s in sessions], sys.stdout, allow_nan=False)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+        return EXIT_OK
+    if not sessions:
+        print(f"No sessions yet for profile {profile!r}.")
+        return EXIT_OK
+    print(f"Sessions of profile {profile!r}, newest first:")
+    print()
+    print(
+        f"{'id':>5}  {'date':<16}  {'length':>7}  {'key and scale':<24} {'bpm':>5}  {'notes':>5}  "
+        f"{'pitch':>5}  {'scale':>5}  {'timing':>6}  {'noise':>5}  status"
+    )
+
+    def metric(value: float | None, width: int) -> str:
+        return f"{'n/a':>{width}}" if value is None else f"{value:>{width}.1f}"
+
+    for s in sessions:
+        key_scale = f"{s.key} {s.scale.replace('_', ' ')}"
+        print(
+            f"{s.session_id:>5}  {_local_time(s.started_at):<16}  {_duration(s.duration_s):>7}  "
+            f"{key_scale:<24} {s.bpm:>5g}  {s.notes_played:>5}  {metric(s.pitch_accuracy, 5)}  "
+            f"{metric(s.scale_conformity, 5)}  {metric(s.timing_stability, 6)}  {metric(s.noise_control, 5)}  "
+            f"{s.status}"
+        )
+    return EXIT_OK
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    import csv
+    import io
+    from pathlib import Path
+
+    from fretcoach_desktop.store import HISTORY_FIELDS
+
+    fmt = args.format
+    to_stdout = args.path == "-"
+    if fmt is None:
+        suffix = Path(args.path).suffix.lower().lstrip(".")
+        if suffix not in ("csv", "json"):
+            raise CliError("cannot tell the format from PATH; add --format csv or --format json")
+        fmt = suffix
+    target = None if to_stdout else Path(args.path).expanduser()
+    if target is not None:
+        if target.is_dir():
+            raise CliError(f"{args.path} is a directory; give a file name")
+        if not target.parent.is_dir():
+            raise CliError(f"the folder of {args.path} does not exist")
+
+    sessions, profile = _sessions(args, None)
+    rows = [s.to_json() for s in sessions]
+    if fmt == "json":
+        content = json.dumps(rows, allow_nan=False, indent=1) + "\n"
+    else:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(HISTORY_FIELDS), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        content = buffer.getvalue()
+
+    if target is None:
+        sys.stdout.write(content)
+        sys.stdout.flush()
+        return EXIT_OK
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        partial.write_text(content, encoding="utf-8")
+        partial.replace(target)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise CliError(f"cannot write {args.path}: {exc.strerror or exc}", EXIT_FAILURE) from None
+    print(f"Exported {len(rows)} session{'s' if len(rows) != 1 else ''} of profile {profile!r} to {target}")
+    return EXIT_OK
 
 
 # --------------------------------------------------------------------------- devices

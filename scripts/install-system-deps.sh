@@ -2,6 +2,8 @@
 # Install the Debian/Ubuntu packages FretCoach needs outside of pip:
 #   - PortAudio (audio input/output), libsndfile (audio files), espeak-ng (offline speech);
 #   - the libraries Qt's wheels load (EGL/GL, xkbcommon, fontconfig, GLib, D-Bus);
+#   - PostgreSQL (server binaries initdb/pg_ctl): the store's tests run against a throwaway
+#     PostgreSQL cluster as well as SQLite (tests/pg.py), and CI must not skip them;
 #   - python3-venv, when `python3 -m venv` cannot bootstrap pip.
 # Only missing packages are installed: `apt-get update` runs once, and only if needed.
 # As root it installs directly, otherwise through sudo when available; failing both, it
@@ -12,11 +14,16 @@ python=${1:-python3}
 packages=(
     libportaudio2 libsndfile1 espeak-ng
     libegl1 libgl1 libxkbcommon0 libfontconfig1 libglib2.0-0 libdbus-1-3
+    postgresql
+    # a virtual guitar input for the end-to-end test (PulseAudio null sink) and ALSA's pulse plugin
+    pulseaudio pulseaudio-utils libasound2-plugins
+    # Qt's xcb platform plugin, for `make run` on an X display
+    libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxkbcommon-x11-0 libxcb-shape0
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
     echo "install-system-deps: not a Debian-like system; make sure PortAudio, libsndfile," \
-         "espeak-ng and the Python venv module are installed." >&2
+         "espeak-ng, PostgreSQL (for the tests) and the Python venv module are installed." >&2
     exit 0
 fi
 

@@ -158,12 +158,19 @@ def test_planned_commands_are_not_available_yet(command):
 # --------------------------------------------------------------------------- entry points
 
 
-def test_module_without_arguments_shows_help():
-    proc = run_cli()
+def test_module_help_lists_every_command():
+    proc = run_cli("--help")
     assert proc.returncode == 0
     assert "usage: fretcoach" in proc.stdout
-    for command in ("analyze", "devices", "session", "plan", "ask", "history", "eval"):
+    for command in ("analyze", "listen", "devices", "session", "plan", "ask", "history", "export", "eval"):
         assert command in proc.stdout
+
+
+def test_module_without_arguments_and_no_display_says_so(monkeypatch):
+    """With no sub-command the window opens; with no display that is one clear line."""
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    assert_one_line_error(run_cli(), "no display found", status=1)
 
 
 def test_version(capsys):

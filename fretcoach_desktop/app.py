@@ -1,0 +1,198 @@
+"""Composition root: build the config and the services, show the practice window.
+
+``run_app(argv)`` is what ``python -m fretcoach_desktop`` runs when no sub-command is given.
+For now the services are the in-memory fakes of :mod:`fretcoach_desktop.ui.fakes` plus a
+file-replay source that plays the bundled demo take (``resources/demo/demo_take.flac``, or a
+synthetic guitar when it is missing) through the real streaming analyzer. Heavy libraries
+(LangChain, Opik, librosa, scipy) are never imported here, so the window shows fast.
+
+Extra options (after Qt's own): ``--demo FILE`` replay this take as the Demo input (its
+``.json`` sidecar, if any, sets key/scale/bpm); ``--theme dark|light``; ``--autostart``;
+``--screenshot PNG --screenshot-after SECONDS`` (save the window and quit, for docs);
+``--sample-history`` (pre-fill the in-memory store).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["demo_take", "run_app"]
+
+log = logging.getLogger(__name__)
+
+_ROOT = Path(__file__).resolve().parent.parent
+DEMO_TAKE = _ROOT / "resources" / "demo" / "demo_take.flac"
+
+
+def demo_take() -> Path | None:
+    """The bundled demo take, if present."""
+    try:  # the audio package may provide it (audio/demo.py)
+        from fretcoach_desktop.audio.demo import demo_take_path  # type: ignore[import-not-found]
+
+        path = Path(demo_take_path())
+        if path.is_file():
+            return path
+    except Exception:  # not written yet, or no demo bundled
+        pass
+    return DEMO_TAKE if DEMO_TAKE.is_file() else None
+
+
+def _exercise_for(path: Path | None):
+    """Key/scale/bpm of a take from its ``.json`` sidecar (corpus format), else the default."""
+    from fretcoach_desktop.ui.services import ExerciseSettings
+
+    if path is None:
+        return ExerciseSettings()
+    sidecar = path.with_suffix(".json")
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+        bpm = float(meta["bpm"])
+        count_in = int(round(float(meta.get("count_in_s", 0.0)) * bpm / 60.0))
+        return ExerciseSettings(
+            key=str(meta["key"]),
+            scale=str(meta["scale"]),
+            bpm=bpm,
+            subdivision=int(meta.get("subdivision", 1)),
+            count_in_beats=count_in if count_in in (0, 4, 8) else 4,
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return ExerciseSettings()
+
+
+def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    parser = argparse.ArgumentParser(prog="fretcoach", add_help=False)
+    parser.add_argument("--demo", type=Path, default=None)
+    parser.add_argument("--theme", choices=("dark", "light", "system"), default="system")
+    parser.add_argument("--autostart", action="store_true")
+    parser.add_argument("--screenshot", type=Path, default=None)
+    parser.add_argument("--screenshot-after", type=float, default=6.0)
+    parser.add_argument("--sample-history", action="store_true")
+    parser.add_argument("--fake-services", action="store_true")
+    return parser.parse_known_args(list(argv))
+
+
+def _with_keyring_secrets(config, secrets):
+    """Fill API keys that neither the environment nor the settings file set from the keyring."""
+    from pydantic import SecretStr
+
+    updates = {}
+    for name in ("openai_api_key", "opik_api_key"):
+        if getattr(config, name) is None:
+            value = secrets.get(name) if secrets.available else None
+            if value:
+                updates[name] = SecretStr(value)
+    return config.model_copy(update=updates) if updates else config
+
+
+def build_services(config, demo: Path | None, sample_history: bool = False, fake: bool = False):
+    """The window's services: the live pipeline, the database and the coach.
+
+    ``fake`` (or a database that cannot be opened) falls back to the in-memory stand-ins
+    of :mod:`fretcoach_desktop.ui.fakes`, so the window still opens and says why.
+    """
+    from fretcoach_desktop.ui.services import Services
+    from fretcoach_desktop.ui.settings_dialog import KeyringSecretStore
+
+    secrets = KeyringSecretStore()
+    if not fake:
+        try:
+            from fretcoach_desktop.services import AudioService, CoachService, StoreService
+            from fretcoach_desktop.store import Store
+            from fretcoach_desktop.store.writer import StoreWriter
+            from fretcoach_desktop.tracing import make_tracer
+
+            store = StoreService(Store.open(config), StoreWriter())
+            store.user_id(config.user)
+            recovered = store.recover_unfinished(config.user)
+            services = Services(
+                config=config,
+                audio=AudioService(config, demo),
+                store=store,
+                coach=None,
+                secrets=secrets,
+                initial_exercise=_exercise_for(demo),
+            )
+            services.coach = CoachService(config, store, tracer=make_tracer(config), user=lambda: config.user)
+            services.recovered = list(recovered)  # shown once the window is up
+            return services
+        except Exception as exc:  # e.g. a locked or corrupt database: run on, tell the user
+            log.error("running without the database: %s", exc)
+            print(f"fretcoach: running without saving sessions: {exc}", file=sys.stderr)
+    from fretcoach_desktop.ui.fakes import FakeAudioService, FakeCoach, InMemoryStore, sample_sessions
+
+    store = InMemoryStore(sessions=sample_sessions() if sample_history else (), profiles=(config.user,))
+    return Services(
+        config=config,
+        audio=FakeAudioService(demo),
+        store=store,
+        coach=FakeCoach(store),
+        secrets=secrets,
+        initial_exercise=_exercise_for(demo),
+    )
+
+
+def run_app(argv: Sequence[str] | None = None) -> int:
+    """Start the GUI; return the process exit code."""
+    args, qt_args = _parse(sys.argv[1:] if argv is None else argv)
+
+    from fretcoach_desktop.config import ConfigError, load_config
+
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        print(f"fretcoach: {exc}", file=sys.stderr)
+        return 2
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from fretcoach_desktop.ui import theme
+    from fretcoach_desktop.ui.main_window import MainWindow, stylesheet
+
+    app = QApplication.instance() or QApplication(["fretcoach", *qt_args])
+    app.setApplicationName("FretCoach")
+    app.setOrganizationName("FretCoach")
+    app.setApplicationDisplayName("FretCoach")
+    theme.apply_palette(app, None if args.theme == "system" else args.theme == "dark")
+    if args.theme == "system":
+        theme.follow_system(app)
+    app.setStyleSheet(stylesheet())
+
+    demo = args.demo if args.demo is not None and args.demo.is_file() else demo_take()
+    services = build_services(config, demo, args.sample_history, fake=args.fake_services or args.sample_history)
+    window = MainWindow(services)
+    window.show()
+    # Keys from the OS keyring: read after the window is up (importing keyring takes time).
+    QTimer.singleShot(0, lambda: setattr(services, "config", _with_keyring_secrets(services.config, services.secrets)))
+    recovered = getattr(services, "recovered", ())
+    if recovered:
+        text = (
+            f"Recovered {len(recovered)} unfinished session(s) after an unexpected exit; "
+            "what was saved up to the last checkpoint is in History."
+        )
+        QTimer.singleShot(0, lambda: window.statusBar().showMessage(text, 15000))
+    if args.autostart:
+        QTimer.singleShot(300, window.start_session)
+    if args.screenshot is not None:
+
+        def shoot() -> None:
+            args.screenshot.parent.mkdir(parents=True, exist_ok=True)
+            window.grab().save(str(args.screenshot))
+            window.close()
+            app.quit()
+
+        QTimer.singleShot(int(args.screenshot_after * 1000), shoot)
+    code = app.exec()
+    tracer = getattr(services.coach, "tracer", None)
+    for closing in (getattr(services.store, "close", None), tracer and (lambda: tracer.flush(1.0))):
+        if closing:
+            try:
+                closing()
+            except Exception as exc:  # exit anyway
+                log.warning("shutdown: %s", exc)
+    return code

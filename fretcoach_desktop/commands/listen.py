@@ -1,0 +1,303 @@
+"""``fretcoach listen``: the headless live mode.
+
+Records from an audio input (or replays a file through the live path), runs the same
+:class:`~fretcoach_desktop.audio.live.AnalysisThread` as the window, and prints the same
+result as ``fretcoach analyze`` (``--json``: the same JSON object). Times are stream
+seconds: t = 0 is the first captured sample, where the metronome grid starts.
+
+Stop it with ``--seconds N`` or Ctrl-C; either way the result so far is printed. A device
+lost mid-way prints the result so far, then the error (exit status 1).
+
+Storing the session: :func:`run` takes ``save_session``, a callable given a
+:class:`ListenSession` once the stream has ended (the CLI passes the store's writer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = ["ListenSession", "add_parser", "run"]
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+POLL_S = 0.05
+
+
+@dataclass(frozen=True)
+class ListenSession:
+    """Everything a session store needs from one ``listen`` run."""
+
+    started_at: datetime
+    ended_at: datetime
+    device: str  # "Scarlett 2i2 - In 1", or "file: take.flac"
+    key: str
+    scale: str
+    bpm: float
+    subdivision: int
+    a4_hz: float
+    latency_ms: float
+    result: Any  # AnalysisResult
+    windows: tuple[Any, ...] = ()  # WindowClosed events, 30 s each (the last may be shorter)
+    input_overflows: int = 0
+    ring_overflows: int = 0
+    error: str | None = None
+    user: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``listen`` sub-command to *subparsers* (its handler is :func:`run`)."""
+    p = subparsers.add_parser(
+        "listen",
+        help="analyze live playing from the audio input (or replay a file through the live path)",
+        description=(
+            "Listen to the audio input and judge every note live: pitch, key and scale, timing "
+            "against a metronome grid that starts when recording starts, and string noise. Stops "
+            "after --seconds or on Ctrl-C, then prints the same result as 'fretcoach analyze'."
+        ),
+    )
+    src = p.add_argument_group("input")
+    src.add_argument("--device", metavar="NAME", help="input device name (or part of it) or index; default: system")
+    src.add_argument(
+        "--channel", type=int, default=1, metavar="N", help="input number on the interface, from 1 (default 1)"
+    )
+    src.add_argument("--sample-rate", type=int, default=None, metavar="HZ", help="default: the device's rate")
+    src.add_argument(
+        "--file",
+        metavar="PATH",
+        help="replay an audio file through the live path instead of recording from a device",
+    )
+    src.add_argument("--demo", action="store_true", help="replay the bundled demo take (no input device needed)")
+    src.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="with --file/--demo: replay X times faster than real time; 0 = as fast as possible (default 1)",
+    )
+    src.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="input latency of the device (from calibration), subtracted from note times (default 0)",
+    )
+    p.add_argument("--seconds", type=float, default=None, metavar="N", help="stop after N seconds (default: Ctrl-C)")
+    p.add_argument("--bpm", type=float, help="metronome tempo (20-400); required unless --demo")
+    p.add_argument("--key", help="key: C C# Db D D# Eb E F F# Gb G G# Ab A A# Bb B; required unless --demo")
+    p.add_argument("--scale", help="scale, e.g. major, minor, minor_pentatonic, blues; required unless --demo")
+    p.add_argument(
+        "--subdivision",
+        type=int,
+        default=None,
+        help="grid points per beat: 1 = quarters (default), 2 = eighths, 3 = triplets, 4 = 16ths",
+    )
+    p.add_argument("--count-in", type=float, default=0.0, metavar="BEATS", help="beats of count-in (informational)")
+    p.add_argument("--a4", type=float, default=None, metavar="HZ", help="tuning reference, 400-480 (default 440)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (the 'analyze --json' format)")
+    p.set_defaults(handler=run)
+    return p
+
+
+def run(
+    args: argparse.Namespace,
+    *,
+    save_session: Callable[[ListenSession], Any] | None = None,
+    out: Any = None,
+    err: Any = None,
+) -> int:
+    """Run ``fretcoach listen`` with parsed *args*; return the exit status.
+
+    User errors raise :class:`fretcoach_desktop.cli.CliError` (one line, exit status 2, or
+    1 when the command ran but could not record).
+    """
+    from fretcoach_desktop.audio.capture import Capture, CaptureError
+    from fretcoach_desktop.audio.demo import FileSource, demo_take_info, demo_take_path
+    from fretcoach_desktop.audio.live import AnalysisThread, WindowClosed
+    from fretcoach_desktop.audio.metronome import Grid
+    from fretcoach_desktop.audio.sources import AudioFileError
+    from fretcoach_desktop.audio.theory import TheoryError, normalize_key, normalize_scale
+    from fretcoach_desktop.cli import CliError
+    from fretcoach_desktop.config import ConfigError, load_config
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+
+    # ---- validate everything typed before touching any device
+    if args.file and args.demo:
+        raise CliError("use either --file or --demo, not both")
+    demo = demo_take_info() if args.demo else {}
+    bpm = args.bpm if args.bpm is not None else demo.get("bpm")
+    key_in = args.key if args.key is not None else demo.get("key")
+    scale_in = args.scale if args.scale is not None else demo.get("scale")
+    subdivision = args.subdivision if args.subdivision is not None else demo.get("subdivision", 1)
+    missing = [flag for flag, v in (("--bpm", bpm), ("--key", key_in), ("--scale", scale_in)) if v is None]
+    if missing:
+        raise CliError(f"the following arguments are required: {', '.join(missing)}")
+    try:
+        key = normalize_key(key_in)
+        scale = normalize_scale(scale_in)
+        grid = Grid(bpm, subdivision)
+    except (TheoryError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    if args.seconds is not None and not (math.isfinite(args.seconds) and args.seconds > 0):
+        raise CliError(f"--seconds must be a positive number, got {args.seconds:g}")
+    if not (math.isfinite(args.speed) and args.speed >= 0):
+        raise CliError(f"--speed must be 0 (as fast as possible) or a positive number, got {args.speed:g}")
+    if not (math.isfinite(args.latency_ms) and abs(args.latency_ms) <= 1000):
+        raise CliError(f"--latency-ms must be from -1000 to 1000, got {args.latency_ms:g}")
+    if not (math.isfinite(args.count_in) and args.count_in >= 0):
+        raise CliError(f"--count-in must be a number of beats >= 0, got {args.count_in:g}")
+    if args.channel < 1:
+        raise CliError(f"--channel must be 1 or more (inputs are numbered from 1), got {args.channel}")
+    if args.sample_rate is not None and not 8000 <= args.sample_rate <= 192000:
+        raise CliError(f"--sample-rate must be from 8000 to 192000 Hz, got {args.sample_rate}")
+    if args.a4 is not None and not (math.isfinite(args.a4) and 400.0 <= args.a4 <= 480.0):
+        raise CliError(f"--a4 must be from 400 to 480 Hz, got {args.a4:g}")
+    try:
+        config = load_config({"user": getattr(args, "user", None), "a4_hz": args.a4})
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+
+    # ---- the source
+    path = demo_take_path() if args.demo else args.file
+    try:
+        if path is not None:
+            source: Any = FileSource(path, speed=args.speed or None)
+            device_name = f"file: {source.name}"
+        else:
+            source = Capture(args.device, channel=args.channel, sample_rate=args.sample_rate)
+            device_name = ""
+    except AudioFileError as exc:
+        raise CliError(str(exc)) from None
+    except CaptureError as exc:
+        raise CliError(str(exc), EXIT_FAILURE) from None
+
+    thread = AnalysisThread(
+        source,
+        bpm=grid.bpm,
+        key=key,
+        scale=scale,
+        subdivision=grid.subdivision,
+        a4=config.a4_hz,
+        latency_ms=args.latency_ms,
+        count_in_beats=args.count_in,
+    )
+    events = thread.subscribe()
+    started_at = datetime.now(UTC)
+    try:
+        thread.start()
+    except CaptureError as exc:
+        raise CliError(str(exc), EXIT_FAILURE) from None
+    if not device_name:
+        device_name = source.name
+    if not args.json:
+        what = "replaying" if path is not None else "listening to"
+        if args.seconds:
+            limit = f"for {args.seconds:g} s"
+        else:
+            limit = "to the end (Ctrl-C stops)" if path is not None else "until Ctrl-C"
+        print(
+            f"{what} {device_name} ({thread.sample_rate / 1000:g} kHz, {thread.buffer_ms:.1f} ms buffer) {limit}",
+            file=err,
+            flush=True,
+        )
+
+    # ---- wait for the end (time limit, end of file, device lost, Ctrl-C)
+    printed = 0
+    try:
+        while not thread.wait(POLL_S):
+            snap = thread.snapshot
+            if not args.json:
+                printed = _print_new_notes(snap.notes, printed, out)
+            if args.seconds is not None and snap.time_s >= args.seconds:
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        thread.stop()
+    thread.wait(5.0)
+    snap = thread.snapshot
+    result = snap.result()
+
+    # ---- the result
+    if args.json:
+        json.dump(result.to_json(), out, allow_nan=False)
+        out.write("\n")
+    else:
+        from fretcoach_desktop.cli import print_report
+
+        print(file=out)
+        header = {
+            "take": device_name,
+            "key": key,
+            "scale": scale,
+            "bpm": grid.bpm,
+            "subdivision": grid.subdivision,
+            "a4": config.a4_hz,
+            "count_in": args.count_in,
+        }
+        print_report(result, header, out)
+    out.flush()
+    if snap.overflows:
+        print(
+            f"fretcoach: warning: {snap.input_overflows} input overflow(s) and {snap.ring_overflows} "
+            f"ring overflow(s): {snap.dropped_samples} samples were lost",
+            file=err,
+        )
+
+    if save_session is not None:
+        windows = []
+        while not events.empty():
+            event = events.get_nowait()
+            if isinstance(event, WindowClosed):
+                windows.append(event)
+        save_session(
+            ListenSession(
+                started_at=started_at,
+                ended_at=datetime.now(UTC),
+                device=device_name,
+                key=key,
+                scale=scale,
+                bpm=grid.bpm,
+                subdivision=grid.subdivision,
+                a4_hz=config.a4_hz,
+                latency_ms=args.latency_ms,
+                result=result,
+                windows=tuple(windows),
+                input_overflows=snap.input_overflows,
+                ring_overflows=snap.ring_overflows,
+                error=snap.error,
+                user=config.user,
+            )
+        )
+    if snap.error:
+        raise CliError(snap.error, EXIT_FAILURE)
+    return EXIT_OK
+
+
+def _print_new_notes(notes: tuple[Any, ...], printed: int, out: Any) -> int:
+    """One line per note as it is heard (the settled values are in the final report)."""
+    for note in notes[printed:]:
+        if abs(note.cents) <= 10:
+            pitch = "in tune"
+        else:
+            pitch = "sharp" if note.cents > 0 else "flat"
+        if abs(note.timing_offset_ms) <= 15:
+            timing = "on time"
+        else:
+            timing = "late" if note.timing_offset_ms > 0 else "early"
+        scale = "" if note.in_scale else "  OUT OF SCALE"
+        print(
+            f"{note.onset_s:8.3f}s  {note.note:<4} {round(note.cents, 1) + 0.0:+6.1f}c {pitch:<7}  "
+            f"{timing:<7} {round(note.timing_offset_ms, 1) + 0.0:+6.1f} ms{scale}",
+            file=out,
+            flush=True,
+        )
+    return len(notes)
