@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from fretcoach_desktop.audio.theory import key_prefers_flats, note_name, pitch_class, scale_pitch_classes
@@ -139,10 +139,34 @@ class FretboardWidget(QWidget):
         return QPointF(x, y)
 
     def paintEvent(self, _event) -> None:  # noqa: N802 - Qt API
+        # The board and the scale's notes only change with the size, the scale or the
+        # theme: they are drawn once into a pixmap, and each 30 Hz repaint only adds the
+        # fading played notes on top (a full repaint costs several ms of Python).
         c = theme.colors()
+        r, fw, gap = self._geometry()
+        radius = max(6.0, min(11.0, gap * 0.36, fw * 0.3))
+        ratio = self.devicePixelRatioF()
+        key = (self.size().width(), self.size().height(), ratio, tuple(sorted(self._pcs)), self._root,
+               self._flats, c.board.name(), c.scale_dot.name(), self.font().key())  # fmt: skip
+        if getattr(self, "_static_key", None) != key:
+            pixmap = QPixmap(self.size() * ratio)
+            pixmap.setDevicePixelRatio(ratio)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(pixmap)
+            self._paint_static(painter, c, r, fw, gap, radius)
+            painter.end()
+            self._static, self._static_key = pixmap, key
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        r, fw, gap = self._geometry()
+        p.drawPixmap(0, 0, self._static)
+        label_font = QFont(self.font())
+        label_font.setPointSizeF(max(6.5, radius * 0.72))
+        label_font.setBold(True)
+        p.setFont(label_font)
+        self._paint_lit(p, c, radius)
+
+    def _paint_static(self, p: QPainter, c, r: QRectF, fw: float, gap: float, radius: float) -> None:
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
         board = QRectF(r.left() + 0.6 * fw, r.top() - gap * 0.35, r.width() - 0.6 * fw, r.height() + gap * 0.7)
         p.fillRect(board, c.board)
 
@@ -187,7 +211,6 @@ class FretboardWidget(QWidget):
             p.drawText(QRectF(2, y - 8, 22, 16), Qt.AlignmentFlag.AlignCenter, name)
 
         # scale notes
-        radius = max(6.0, min(11.0, gap * 0.36, fw * 0.3))
         label_font = QFont(self.font())
         label_font.setPointSizeF(max(6.5, radius * 0.72))
         label_font.setBold(True)
@@ -209,6 +232,7 @@ class FretboardWidget(QWidget):
                     note_name(midi, self._flats)[:-1],
                 )
 
+    def _paint_lit(self, p: QPainter, c, radius: float) -> None:
         # played notes, fading
         now = self._clock()
         for n in self._lit:
@@ -232,4 +256,3 @@ class FretboardWidget(QWidget):
                 Qt.AlignmentFlag.AlignCenter,
                 note_name(n.midi, self._flats)[:-1],
             )
-        p.end()
