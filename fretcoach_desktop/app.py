@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -89,6 +90,12 @@ def _with_keyring_secrets(config, secrets):
     return config.model_copy(update=updates) if updates else config
 
 
+def _open_store(config):
+    from fretcoach_desktop.store import Store
+
+    return Store.open(config)
+
+
 def build_services(config, demo: Path | None, sample_history: bool = False, fake: bool = False):
     """The window's services: the live pipeline, the database and the coach.
 
@@ -101,14 +108,11 @@ def build_services(config, demo: Path | None, sample_history: bool = False, fake
     secrets = KeyringSecretStore()
     if not fake:
         try:
-            from fretcoach_desktop.services import AudioService, CoachService, StoreService
-            from fretcoach_desktop.store import Store
-            from fretcoach_desktop.store.writer import StoreWriter
+            from fretcoach_desktop.services import AudioService, ChatService, CoachService, StoreService
             from fretcoach_desktop.tracing import make_tracer
 
-            store = StoreService(Store.open(config), StoreWriter())
-            store.user_id(config.user)
-            recovered = store.recover_unfinished(config.user)
+            # opened on first use, off the GUI thread (see StoreService)
+            store = StoreService(lambda: _open_store(config))
             services = Services(
                 config=config,
                 audio=AudioService(config, demo),
@@ -118,7 +122,8 @@ def build_services(config, demo: Path | None, sample_history: bool = False, fake
                 initial_exercise=_exercise_for(demo),
             )
             services.coach = CoachService(config, store, tracer=make_tracer(config), user=lambda: config.user)
-            services.recovered = list(recovered)  # shown once the window is up
+            # the agent is made on the worker pool at the first question, with the config of then
+            services.chat = ChatService(lambda: services.config, store, tracer=services.coach.tracer)
             return services
         except Exception as exc:  # e.g. a locked or corrupt database: run on, tell the user
             log.error("running without the database: %s", exc)
@@ -167,15 +172,24 @@ def run_app(argv: Sequence[str] | None = None) -> int:
     services = build_services(config, demo, args.sample_history, fake=args.fake_services or args.sample_history)
     window = MainWindow(services)
     window.show()
+    if os.environ.get("FRETCOACH_REPORT_SHOWN"):  # bench/gui.py: time to the first paint
+        QTimer.singleShot(0, lambda: print("shown", flush=True))
     # Keys from the OS keyring: read after the window is up (importing keyring takes time).
     QTimer.singleShot(0, lambda: setattr(services, "config", _with_keyring_secrets(services.config, services.secrets)))
-    recovered = getattr(services, "recovered", ())
-    if recovered:
-        text = (
-            f"Recovered {len(recovered)} unfinished session(s) after an unexpected exit; "
-            "what was saved up to the last checkpoint is in History."
-        )
-        QTimer.singleShot(0, lambda: window.statusBar().showMessage(text, 15000))
+    recover = getattr(services.store, "recover_unfinished", None)
+    if recover is not None:  # a session cut short by a crash: close it, tell the player
+
+        def recovered(result, error) -> None:
+            if error is not None:
+                window.statusBar().showMessage(f"Database: {error}", 30000)
+            elif result:
+                window.statusBar().showMessage(
+                    f"Recovered {len(result)} unfinished session(s) after an unexpected exit; "
+                    "what was saved up to the last checkpoint is in History.",
+                    15000,
+                )
+
+        window.runner.run(lambda: recover(config.user), recovered)
     if args.autostart:
         QTimer.singleShot(300, window.start_session)
     if args.screenshot is not None:
@@ -189,7 +203,9 @@ def run_app(argv: Sequence[str] | None = None) -> int:
         QTimer.singleShot(int(args.screenshot_after * 1000), shoot)
     code = app.exec()
     tracer = getattr(services.coach, "tracer", None)
-    for closing in (getattr(services.store, "close", None), tracer and (lambda: tracer.flush(1.0))):
+    chat = getattr(services, "chat", None)
+    closings = (chat and chat.close, getattr(services.store, "close", None), tracer and (lambda: tracer.flush(1.0)))
+    for closing in closings:
         if closing:
             try:
                 closing()

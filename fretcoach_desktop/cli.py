@@ -36,11 +36,6 @@ HISTORY_DEFAULT_LIMIT = 20
 #: recorded right now by the app is never touched).
 RECOVER_STALE_S = 15.0
 
-#: Sub-commands that exist in the interface but are not implemented yet.
-PLANNED_COMMANDS: dict[str, str] = {
-    "eval": "evaluate the coach prompts",
-}
-
 
 class CliError(Exception):
     """A user-facing error: printed as one line, exits with :attr:`status`."""
@@ -160,17 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     devices = commands.add_parser("devices", help="list the audio input devices")
     devices.set_defaults(handler=_cmd_devices)
 
-    from fretcoach_desktop.commands import ask, listen, session
+    from fretcoach_desktop.commands import ask, evaluate, listen, session
 
     listen.add_parser(commands).set_defaults(handler=lambda a: listen.run(a, save_session=_save_listen))
     session.add_parsers(commands)
     ask.add_parser(commands)
-
-    for name, summary in PLANNED_COMMANDS.items():
-        # add_help=False and no arguments: whatever follows is accepted (see main()) so the
-        # answer is always "not available yet", never a usage error about its options.
-        planned = commands.add_parser(name, help=f"{summary} (not available yet)", add_help=False)
-        planned.set_defaults(handler=_cmd_not_available)
+    evaluate.add_parser(commands)
     return parser
 
 
@@ -204,10 +194,8 @@ def command_names() -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``fretcoach`` command with *argv* (default: ``sys.argv[1:]``); return the exit status."""
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
-    if extra and handler is not _cmd_not_available:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if handler is None:
         parser.print_help()
         return EXIT_OK
@@ -583,13 +571,6 @@ def _cmd_devices(args: argparse.Namespace) -> int:
         rate = device.get("default_samplerate") or 0
         print(f"{mark} {index:>3}  {device['name']}  ({api}, {device['max_input_channels']} in, {rate / 1000:g} kHz)")
     return EXIT_OK
-
-
-# --------------------------------------------------------------------------- planned
-
-
-def _cmd_not_available(args: argparse.Namespace) -> int:
-    raise CliError(f"'{args.command}' is not available yet")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -131,12 +131,37 @@ class _Live:
 
 
 class StoreService:
-    """The window's session store on the real database, writes through one writer thread."""
+    """The window's session store on the real database, writes through one writer thread.
 
-    def __init__(self, store: Any, writer: Any) -> None:
-        self.store = store
-        self.writer = writer
+    ``store`` may be a callable that opens the :class:`~.store.Store`: it is then opened on
+    first use, which the window only makes from its worker pool, so the window shows before
+    SQLAlchemy and Alembic are even imported.
+    """
+
+    def __init__(self, store: Any, writer: Any = None) -> None:
+        self._opener = store if callable(store) else None
+        self._store = None if callable(store) else store
+        self._lock = threading.Lock()
+        self._writer = writer
         self._users: dict[str, int] = {}
+
+    @property
+    def writer(self) -> Any:
+        if self._writer is None:
+            with self._lock:
+                if self._writer is None:
+                    from fretcoach_desktop.store.writer import StoreWriter
+
+                    self._writer = StoreWriter()
+        return self._writer
+
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    self._store = self._opener()
+        return self._store
 
     def user_id(self, name: str) -> int:
         if name not in self._users:
@@ -218,8 +243,10 @@ class StoreService:
         return self.store.recover_unfinished(self.user_id(user))
 
     def close(self) -> None:
-        self.writer.close()
-        self.store.close()
+        if self._writer is not None:
+            self._writer.close()
+        if self._store is not None:
+            self._store.close()
 
 
 # --------------------------------------------------------------------------- coach
@@ -256,6 +283,7 @@ class CoachService:
         self._coach: Any = None
         self._pump: threading.Thread | None = None
         self._stop = threading.Event()
+        self._rated: dict[str, tuple[Any, Any]] = {}  # tip id -> (trace id, stored message future)
 
     @property
     def online(self) -> bool:
@@ -281,7 +309,7 @@ class CoachService:
             on_tip(ui.CoachTip(text=msg.text, id=msg.id, metric=msg.weakest_metric, created_s=msg.t_s))
 
         def on_message(msg: Any) -> None:
-            self.store.writer.submit(
+            stored = self.store.writer.submit(
                 self.store.store.add_coach_message,
                 session_id,
                 t_s=msg.t_s,
@@ -294,6 +322,7 @@ class CoachService:
                 mode=msg.mode,
                 prompt_version=msg.prompt_version,
             )
+            self._rated[msg.id] = (msg.text_trace_id, stored)
 
         self._coach = LiveCoach(
             self.config, tracer=self.tracer, player=player, audio_dir=clips, on_text=on_text, on_message=on_message
@@ -345,10 +374,22 @@ class CoachService:
             self._coach = None
 
     def rate_tip(self, tip: Any, positive: bool) -> None:
-        if self.tracer is not None and getattr(tip, "id", None):
+        """Thumbs up/down: stored with the message, and an Opik feedback score on its trace."""
+        trace_id, stored = self._rated.get(getattr(tip, "id", None), (None, None))
+        if stored is not None:
+            user_id = self.store.user_id(self._user())
+            stored.add_done_callback(
+                lambda f: (
+                    f.exception() is None
+                    and self.store.writer.submit(
+                        self.store.store.set_coach_feedback, user_id, f.result(), 1 if positive else -1
+                    )
+                )
+            )
+        if self.tracer is not None and trace_id:
             try:
-                self.tracer.feedback(tip.id, "thumbs_up", 1.0 if positive else 0.0)
-            except Exception as exc:
+                self.tracer.feedback(trace_id, "thumbs_up", 1.0 if positive else 0.0)
+            except Exception as exc:  # tracing must never get in the way
                 log.info("feedback not sent: %s", exc)
 
     def make_plan(self, user: str) -> PlanView:
@@ -386,3 +427,92 @@ class CoachService:
             model=result.model,
             practice_id=practice_id,
         )
+
+
+# --------------------------------------------------------------------------- chat
+
+
+@dataclass(frozen=True)
+class ChatThreadView:
+    """One past conversation as the chat panel lists it."""
+
+    thread_id: str
+    started_at: datetime
+    last_at: datetime
+    messages: int
+    title: str  # the first question, shortened
+
+
+class ChatService:
+    """The chat coach for the window: one :class:`~.coach.chat.ChatAgent` per player.
+
+    Agents are created lazily on the first call that needs one (importing LangChain takes
+    seconds), so every method but ``online`` must run on the worker pool. ``config`` may be a
+    callable returning the current config (the window's settings can change the key); an
+    agent keeps the config it was created with.
+    """
+
+    def __init__(self, config: Config | Callable[[], Config], store: StoreService, tracer: Any = None) -> None:
+        self._config = config
+        self.store = store
+        self.tracer = tracer
+        self._agents: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def config(self) -> Config:
+        return self._config() if callable(self._config) else self._config
+
+    @property
+    def online(self) -> bool:
+        return bool(self.config.online_coach)
+
+    def agent(self, user: str) -> Any:
+        """The player's agent, created on first use (blocking: LangChain imports)."""
+        with self._lock:
+            agent = self._agents.get(user)
+            if agent is None:
+                from fretcoach_desktop.coach.chat import ChatAgent
+
+                agent = ChatAgent(self.config, self.store.store, self.store.user_id(user), tracer=self.tracer)
+                self._agents[user] = agent
+            return agent
+
+    def ask(
+        self, user: str, question: str, thread_id: str | None = None, on_token: Callable[[str], None] | None = None
+    ) -> Any:
+        return self.agent(user).ask(question, thread_id, on_token=on_token)
+
+    def threads(self, user: str, limit: int = 30) -> list[ChatThreadView]:
+        uid = self.store.user_id(user)
+        out = []
+        for info in self.store.store.chat_threads(uid, limit=limit):
+            first = next((m.content for m in self.store.store.chat_thread(uid, info.thread_id) if m.role == "user"), "")
+            title = " ".join(first.split())
+            out.append(
+                ChatThreadView(
+                    thread_id=info.thread_id,
+                    started_at=info.started_at,
+                    last_at=info.last_at,
+                    messages=info.messages,
+                    title=title if len(title) <= 60 else title[:59] + "…",
+                )
+            )
+        return out
+
+    def thread(self, user: str, thread_id: str) -> list[Any]:
+        return self.store.store.chat_thread(self.store.user_id(user), thread_id)
+
+    def graph(self, user: str) -> tuple[list[Any], list[Any]]:
+        from fretcoach_desktop.coach.agent_graph import graph_layout
+
+        return graph_layout(self.agent(user))
+
+    def close(self) -> None:
+        with self._lock:
+            agents, self._agents = list(self._agents.values()), {}
+        for agent in agents:
+            try:
+                agent.close()
+            except Exception as exc:  # closing must not stop the exit
+                log.info("chat agent close: %s", exc)

@@ -37,8 +37,9 @@ def test_a_demo_session_is_heard_coached_checkpointed_and_stored(services):
     coach.start_live(session_id, source, tips.append)
     source.start()
     deadline = time.monotonic() + 60
-    while (source.snapshot.time_s < 36 or not tips) and time.monotonic() < deadline:
+    while (source.snapshot.time_s < 36 or not tips or not coach._rated) and time.monotonic() < deadline:
         time.sleep(0.1)
+    coach.rate_tip(tips[0], positive=True)
     snap = source.snapshot
     source.stop()
     coach.stop_live()
@@ -55,7 +56,8 @@ def test_a_demo_session_is_heard_coached_checkpointed_and_stored(services):
     assert records[0].notes_played == len(snap.notes)
     assert records[0].pitch_accuracy == pytest.approx(snap.session_metrics.pitch_accuracy, abs=0.1)
     detail = store.store.session_detail(store.user_id(config.user), session_id)
-    assert any(m.text == tips[0].text for m in detail.coach_messages)
+    rated = [m for m in detail.coach_messages if m.text == tips[0].text]
+    assert rated and rated[0].feedback == 1  # the thumbs up is kept with the message
 
 
 def test_ai_mode_plan_is_stored_and_startable(services):

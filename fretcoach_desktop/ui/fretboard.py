@@ -164,6 +164,7 @@ class FretboardWidget(QWidget):
         label_font.setBold(True)
         p.setFont(label_font)
         self._paint_lit(p, c, radius)
+        p.end()
 
     def _paint_static(self, p: QPainter, c, r: QRectF, fw: float, gap: float, radius: float) -> None:
         p.setRenderHint(QPainter.RenderHint.Antialiasing)

@@ -309,7 +309,7 @@ class MainWindow(QMainWindow):
             sb.addPermanentWidget(w)
 
     def _build_chat_dock(self) -> None:
-        self.chat = ChatPanel()
+        self.chat = ChatPanel(service=getattr(self.services, "chat", None), runner=self.runner, user=lambda: self.user)
         self.chat_dock = QDockWidget("Chat", self)
         self.chat_dock.setObjectName("chatDock")
         self.chat_dock.setWidget(self.chat)

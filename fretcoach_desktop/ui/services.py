@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "METRIC_LABELS",
     "AudioService",
+    "ChatService",
     "CoachService",
     "CoachTip",
     "ExerciseSettings",
@@ -284,6 +285,37 @@ class CoachService(Protocol):
         ...
 
 
+class ChatService(Protocol):
+    """The chat coach (``coach.chat.ChatAgent`` per player). Every method but ``online`` may
+    block (model calls, LangChain imports, the database): the window calls them on its worker
+    pool, never on the GUI thread."""
+
+    @property
+    def online(self) -> bool:
+        """True when questions go to a model (an OpenAI key is set); False: offline matcher."""
+        ...
+
+    def ask(self, user: str, question: str, thread_id: str | None, on_token: Callable[[str], None] | None) -> Any:
+        """A ``ChatAnswer`` (answer markdown, thread_id, model, error, chart...). ``on_token``
+        gets streamed text from the worker thread. Raises ValueError for a bad question."""
+        ...
+
+    def threads(self, user: str) -> list[Any]:
+        """Past conversations, newest first: objects with ``thread_id``, ``last_at``,
+        ``messages`` and ``title`` (the first question)."""
+        ...
+
+    def thread(self, user: str, thread_id: str) -> list[Any]:
+        """The messages of one conversation, oldest first: objects with ``role`` and ``content``."""
+        ...
+
+    def graph(self, user: str) -> tuple[list[Any], list[Any]]:
+        """``coach.agent_graph.graph_layout`` of the player's agent: (nodes, edges)."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class SecretStore(Protocol):
     """Where API keys live (the OS keyring); never a plain-text file."""
 
@@ -307,3 +339,5 @@ class Services:
     secrets: SecretStore
     #: exercise the bar starts with (e.g. the demo take's key, scale and tempo)
     initial_exercise: ExerciseSettings = field(default_factory=ExerciseSettings)
+    #: the chat coach; None shows the chat panel's "not available" notice
+    chat: ChatService | None = None
