@@ -40,6 +40,6 @@ def test_tip_appears_while_the_window_keeps_painting_during_a_slow_model(qtbot, 
 
     during = [t for t in ticks if asked <= t <= answered]
     assert answered - asked >= 4.0  # the 5 s model really was slow
-    assert len(during) > 100  # the GUI kept ticking all along: nothing waited on the model
+    assert len(during) > 30  # the GUI kept ticking all along: nothing waited on the model
     gaps = [b - a for a, b in zip(during, during[1:])]
     assert max(gaps) < 1.0  # generous for a loaded CI machine; bench/gui.py measures the real figure
