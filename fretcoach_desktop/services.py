@@ -283,7 +283,9 @@ class CoachService:
         self._coach: Any = None
         self._pump: threading.Thread | None = None
         self._stop = threading.Event()
-        self._rated: dict[str, tuple[Any, Any]] = {}  # tip id -> (trace id, stored message future)
+        self._rated: dict[str, tuple[Any, Any]] = {}
+        self._source: Any = None
+        self._session_id: Any = None  # tip id -> (trace id, stored message future)
 
     @property
     def online(self) -> bool:
@@ -327,6 +329,7 @@ class CoachService:
         self._coach = LiveCoach(
             self.config, tracer=self.tracer, player=player, audio_dir=clips, on_text=on_text, on_message=on_message
         ).start()
+        self._source, self._session_id = source, session_id
         events = source.subscribe() if hasattr(source, "subscribe") else None
         self._stop.clear()
         if events is not None:
@@ -368,10 +371,24 @@ class CoachService:
                 log.exception("session pump")
 
     def stop_live(self) -> None:
+        """Stop the session's coach at once; it still speaks a short summary of the session."""
         self._stop.set()
-        if self._coach is not None:
-            self._coach.stop()
-            self._coach = None
+        coach, self._coach = self._coach, None
+        if coach is None:
+            return
+        snap = getattr(self._source, "snapshot", None)
+        if snap is None or not snap.notes:
+            coach.stop()
+            return
+        from fretcoach_desktop.coach.live import summary_request
+
+        coach.summarize(summary_request(str(self._session_id), snap.time_s, snap.session_metrics.to_json()))
+
+        def finish() -> None:  # never joined: quitting the app does not wait for the summary
+            coach.wait_idle(timeout=60)
+            coach.stop()
+
+        threading.Thread(target=finish, name="fretcoach-coach-summary", daemon=True).start()
 
     def rate_tip(self, tip: Any, positive: bool) -> None:
         """Thumbs up/down: stored with the message, and an Opik feedback score on its trace."""

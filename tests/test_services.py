@@ -42,7 +42,12 @@ def test_a_demo_session_is_heard_coached_checkpointed_and_stored(services):
     coach.rate_tip(tips[0], positive=True)
     snap = source.snapshot
     source.stop()
-    coach.stop_live()
+    spoken = len(tips)
+    coach.stop_live()  # returns at once; a short session summary still comes
+    deadline = time.monotonic() + 30
+    while len(tips) == spoken and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(tips) == spoken + 1 and tips[-1].text.strip()
     assert snap.time_s >= 36 and len(snap.notes) > 40  # the 19 s demo loops
     assert tips and tips[0].text.strip()  # the 30 s window brought a tip (offline: no key)
     # a checkpoint reached the database while it played
