@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -142,73 +141,7 @@ def build_services(config, demo: Path | None, sample_history: bool = False, fake
 
 
 def run_app(argv: Sequence[str] | None = None) -> int:
-    """Start the GUI; return the process exit code."""
-    args, qt_args = _parse(sys.argv[1:] if argv is None else argv)
+    """Start the GUI; return the process exit code (the Qt part lives in ``ui/launch.py``)."""
+    from fretcoach_desktop.ui.launch import run_window
 
-    from fretcoach_desktop.config import ConfigError, load_config
-
-    try:
-        config = load_config()
-    except ConfigError as exc:
-        print(f"fretcoach: {exc}", file=sys.stderr)
-        return 2
-
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
-
-    from fretcoach_desktop.ui import theme
-    from fretcoach_desktop.ui.main_window import MainWindow, stylesheet
-
-    app = QApplication.instance() or QApplication(["fretcoach", *qt_args])
-    app.setApplicationName("FretCoach")
-    app.setOrganizationName("FretCoach")
-    app.setApplicationDisplayName("FretCoach")
-    theme.apply_palette(app, None if args.theme == "system" else args.theme == "dark")
-    if args.theme == "system":
-        theme.follow_system(app)
-    app.setStyleSheet(stylesheet())
-
-    demo = args.demo if args.demo is not None and args.demo.is_file() else demo_take()
-    services = build_services(config, demo, args.sample_history, fake=args.fake_services or args.sample_history)
-    window = MainWindow(services)
-    window.show()
-    if os.environ.get("FRETCOACH_REPORT_SHOWN"):  # bench/gui.py: time to the first paint
-        QTimer.singleShot(0, lambda: print("shown", flush=True))
-    # Keys from the OS keyring: read after the window is up (importing keyring takes time).
-    QTimer.singleShot(0, lambda: setattr(services, "config", _with_keyring_secrets(services.config, services.secrets)))
-    recover = getattr(services.store, "recover_unfinished", None)
-    if recover is not None:  # a session cut short by a crash: close it, tell the player
-
-        def recovered(result, error) -> None:
-            if error is not None:
-                window.statusBar().showMessage(f"Database: {error}", 30000)
-            elif result:
-                window.statusBar().showMessage(
-                    f"Recovered {len(result)} unfinished session(s) after an unexpected exit; "
-                    "what was saved up to the last checkpoint is in History.",
-                    15000,
-                )
-
-        window.runner.run(lambda: recover(config.user), recovered)
-    if args.autostart:
-        QTimer.singleShot(300, window.start_session)
-    if args.screenshot is not None:
-
-        def shoot() -> None:
-            args.screenshot.parent.mkdir(parents=True, exist_ok=True)
-            window.grab().save(str(args.screenshot))
-            window.close()
-            app.quit()
-
-        QTimer.singleShot(int(args.screenshot_after * 1000), shoot)
-    code = app.exec()
-    tracer = getattr(services.coach, "tracer", None)
-    chat = getattr(services, "chat", None)
-    closings = (chat and chat.close, getattr(services.store, "close", None), tracer and (lambda: tracer.flush(1.0)))
-    for closing in closings:
-        if closing:
-            try:
-                closing()
-            except Exception as exc:  # exit anyway
-                log.warning("shutdown: %s", exc)
-    return code
+    return run_window(argv)

@@ -189,12 +189,20 @@ class StoreService:
         )
         return future.result(timeout=30)
 
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Queue a write on the writer thread; None (logged) once the app is shutting down."""
+        try:
+            return self.writer.submit(fn, *args, **kwargs)
+        except RuntimeError as exc:  # the writer is closed: the app is quitting
+            log.warning("not saved (%s): %s", getattr(fn, "__name__", fn), exc)
+            return None
+
     def checkpoint(self, session_id: int, snapshot: Any) -> None:
         """Queue a checkpoint of a live session (windows and notes so far); never blocks."""
         from fretcoach_desktop.store.records import windows_for
 
         notes, noise, duration = snapshot.notes, snapshot.noise_events, snapshot.time_s
-        self.writer.submit(
+        self.submit(
             self.store.checkpoint,
             session_id,
             windows=windows_for(notes, noise, duration),
@@ -311,7 +319,7 @@ class CoachService:
             on_tip(ui.CoachTip(text=msg.text, id=msg.id, metric=msg.weakest_metric, created_s=msg.t_s))
 
         def on_message(msg: Any) -> None:
-            stored = self.store.writer.submit(
+            stored = self.store.submit(
                 self.store.store.add_coach_message,
                 session_id,
                 t_s=msg.t_s,
@@ -398,7 +406,7 @@ class CoachService:
             stored.add_done_callback(
                 lambda f: (
                     f.exception() is None
-                    and self.store.writer.submit(
+                    and self.store.submit(
                         self.store.store.set_coach_feedback, user_id, f.result(), 1 if positive else -1
                     )
                 )
