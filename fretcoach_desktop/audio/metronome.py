@@ -9,9 +9,12 @@ the analysis contract (DESIGN.md).
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where it is used: the window imports this module at start
+    import numpy as np
 
 __all__ = [
     "BPM_MAX",
@@ -42,13 +45,13 @@ class Grid:
         bpm = self.bpm
         if (
             isinstance(bpm, bool)
-            or not isinstance(bpm, int | float | np.integer | np.floating)
+            or not isinstance(bpm, numbers.Real)
             or not math.isfinite(bpm)
             or not BPM_MIN <= bpm <= BPM_MAX
         ):
             raise ValueError(f"bpm must be a number from {BPM_MIN:g} to {BPM_MAX:g}, got {bpm!r}")
         sub = self.subdivision
-        if isinstance(sub, bool) or not isinstance(sub, int | np.integer) or sub not in SUBDIVISIONS:
+        if isinstance(sub, bool) or not isinstance(sub, numbers.Integral) or sub not in SUBDIVISIONS:
             choices = ", ".join(str(s) for s in SUBDIVISIONS)
             raise ValueError(f"subdivision must be one of {choices} (grid points per beat), got {sub!r}")
         # Store plain Python numbers whatever came in (numpy scalars, ints).
@@ -89,6 +92,8 @@ class Grid:
 
     def ticks(self, start_s: float, end_s: float) -> np.ndarray:
         """Times of the grid points in ``[start_s, end_s)`` as a float64 array."""
+        import numpy as np
+
         first = max(0, math.ceil(start_s / self.period_s - 1e-9))
         last = math.ceil(end_s / self.period_s - 1e-9)  # exclusive
         if last <= first:
@@ -109,9 +114,11 @@ def render_click(sample_rate: int, accent: bool) -> np.ndarray:
     Raises:
         ValueError: if *sample_rate* is not an integer from 8000 to 192000.
     """
+    import numpy as np
+
     if (
         isinstance(sample_rate, bool)
-        or not isinstance(sample_rate, int | np.integer)
+        or not isinstance(sample_rate, numbers.Integral)
         or not 8000 <= sample_rate <= 192000
     ):
         raise ValueError(f"sample_rate must be an integer from 8000 to 192000, got {sample_rate!r}")

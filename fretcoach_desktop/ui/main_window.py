@@ -843,8 +843,11 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._late_init)
 
     def _late_init(self) -> None:
-        """Work that can wait until the window is on screen (pyqtgraph import)."""
-        self.metrics.enable_trends()
+        """Work that can wait until the window is on screen: pyqtgraph (~1 s to import) is
+        imported on the worker pool, then the trend lines are switched on here."""
+        import importlib
+
+        self.runner.run(lambda: importlib.import_module("pyqtgraph"), lambda _r, _e: self.metrics.enable_trends())
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
         if self.running:
