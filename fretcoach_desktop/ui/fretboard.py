@@ -234,26 +234,48 @@ class FretboardWidget(QWidget):
                 )
 
     def _paint_lit(self, p: QPainter, c, radius: float) -> None:
-        # played notes, fading
+        """The played notes, fading. Each (note, colour) is drawn once into a small pixmap
+        (text layout is the costly part of a paint) and then blitted with its opacity."""
         now = self._clock()
         for n in self._lit:
             age = now - n.lit_at
             if age >= FADE_S:
                 continue
-            alpha = 1.0 - age / FADE_S
-            color = QColor(c.good if n.in_scale else c.bad)
+            sprite = self._sprite(n.midi % 12, n.in_scale, c, radius, p.font())
             pt = self._point(n.string, n.fret)
+            p.setOpacity(1.0 - age / FADE_S)
+            half = sprite.width() / sprite.devicePixelRatio() / 2
+            p.drawPixmap(QPointF(pt.x() - half, pt.y() - half), sprite)
+        p.setOpacity(1.0)
+
+    def _sprite(self, pc: int, in_scale: bool, c, radius: float, font: QFont) -> QPixmap:
+        key = (pc, in_scale, radius, c.good.name(), c.bad.name(), self._flats, self.devicePixelRatioF())
+        cache = self.__dict__.setdefault("_sprites", {})
+        sprite = cache.get(key)
+        if sprite is None:
+            ratio = self.devicePixelRatioF()
+            size = int(radius * 3.6) + 2
+            sprite = QPixmap(int(size * ratio), int(size * ratio))
+            sprite.setDevicePixelRatio(ratio)
+            sprite.fill(Qt.GlobalColor.transparent)
+            q = QPainter(sprite)
+            q.setRenderHint(QPainter.RenderHint.Antialiasing)
+            q.setFont(font)
+            centre = QPointF(size / 2, size / 2)
+            color = QColor(c.good if in_scale else c.bad)
             glow = QColor(color)
-            glow.setAlphaF(0.35 * alpha)
-            p.setPen(Qt.PenStyle.NoPen)
-            p.setBrush(glow)
-            p.drawEllipse(pt, radius * 1.7, radius * 1.7)
-            color.setAlphaF(alpha)
-            p.setBrush(color)
-            p.drawEllipse(pt, radius * 1.1, radius * 1.1)
-            p.setPen(QColor(255, 255, 255, int(255 * alpha)))
-            p.drawText(
-                QRectF(pt.x() - radius * 1.5, pt.y() - radius, 3 * radius, 2 * radius),
+            glow.setAlphaF(0.35)
+            q.setPen(Qt.PenStyle.NoPen)
+            q.setBrush(glow)
+            q.drawEllipse(centre, radius * 1.7, radius * 1.7)
+            q.setBrush(color)
+            q.drawEllipse(centre, radius * 1.1, radius * 1.1)
+            q.setPen(QColor(255, 255, 255))
+            q.drawText(
+                QRectF(centre.x() - radius * 1.5, centre.y() - radius, 3 * radius, 2 * radius),
                 Qt.AlignmentFlag.AlignCenter,
-                note_name(n.midi, self._flats)[:-1],
+                note_name(60 + pc, self._flats)[:-1],
             )
+            q.end()
+            cache[key] = sprite
+        return sprite
