@@ -396,7 +396,14 @@ class CoachService:
             coach.wait_idle(timeout=60)
             coach.stop()
 
-        threading.Thread(target=finish, name="fretcoach-coach-summary", daemon=True).start()
+        self._summary = threading.Thread(target=finish, name="fretcoach-coach-summary", daemon=True)
+        self._summary.start()
+
+    def drain(self, timeout: float = 1.0) -> None:
+        """On quit: give the session summary up to ``timeout`` s to reach the store."""
+        summary = getattr(self, "_summary", None)
+        if summary is not None:
+            summary.join(timeout)
 
     def rate_tip(self, tip: Any, positive: bool) -> None:
         """Thumbs up/down: stored with the message, and an Opik feedback score on its trace."""

@@ -74,6 +74,9 @@ def run_window(argv: Sequence[str] | None = None) -> int:
         QTimer.singleShot(int(args.screenshot_after * 1000), shoot)
     code = app.exec()
     window.runner.shutdown(5000)  # let the session's last writes reach the store first
+    drain = getattr(services.coach, "drain", None)
+    if drain is not None:
+        drain(1.0)  # a just-stopped session's spoken summary, if it is quick; never longer
     tracer = getattr(services.coach, "tracer", None)
     chat = getattr(services, "chat", None)
     closings = (chat and chat.close, getattr(services.store, "close", None), tracer and (lambda: tracer.flush(1.0)))
