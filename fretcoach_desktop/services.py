@@ -260,6 +260,45 @@ class StoreService:
 # --------------------------------------------------------------------------- coach
 
 
+def coach_message_fields(msg: Any) -> dict[str, Any]:
+    """The columns of a coach message (``coach.types.CoachMessage``) for ``Store.add_coach_message``."""
+    return {
+        "t_s": msg.t_s,
+        "text": msg.text,
+        "audio_path": msg.audio_path,
+        "llm_ms": msg.llm_ms,
+        "tts_ms": msg.tts_ms,
+        "model": msg.model,
+        "fell_back": msg.fell_back,
+        "mode": msg.mode,
+        "prompt_version": msg.prompt_version,
+    }
+
+
+def make_and_save_plan(
+    store: Any, user_id: int, config: Config, tracer: Any, *, save: Callable[..., Any] | None = None
+) -> tuple[Any, int]:
+    """AI Mode: the player's last 5 sessions -> a practice plan, stored; (PlanResult, practice id).
+
+    ``save`` runs ``store.save_plan`` (default: directly; the window passes its writer thread).
+    """
+    from fretcoach_desktop.coach.plans import make_practice_plan
+
+    sessions = store.recent_sessions(user_id, limit=5)
+    stamp = datetime.now().strftime("%Y%m%d%H%M%S")
+    result = make_practice_plan(sessions, config, user_id, f"plan-{stamp}", tracer=tracer)
+    ids = [int(i) for i in result.source_session_ids if str(i).isdigit()]
+    practice_id = (save or (lambda fn, *a, **kw: fn(*a, **kw)))(
+        store.save_plan,
+        user_id,
+        result.plan.model_dump(),
+        weakest_metric=result.plan.focus_metric,
+        source_session_ids=ids,
+        prompt_version=result.prompt_version,
+    )
+    return result, practice_id
+
+
 @dataclass(frozen=True)
 class PlanExercise:
     name: str
@@ -319,19 +358,7 @@ class CoachService:
             on_tip(ui.CoachTip(text=msg.text, id=msg.id, metric=msg.weakest_metric, created_s=msg.t_s))
 
         def on_message(msg: Any) -> None:
-            stored = self.store.submit(
-                self.store.store.add_coach_message,
-                session_id,
-                t_s=msg.t_s,
-                text=msg.text,
-                audio_path=msg.audio_path,
-                llm_ms=msg.llm_ms,
-                tts_ms=msg.tts_ms,
-                model=msg.model,
-                fell_back=msg.fell_back,
-                mode=msg.mode,
-                prompt_version=msg.prompt_version,
-            )
+            stored = self.store.submit(self.store.store.add_coach_message, session_id, **coach_message_fields(msg))
             self._rated[msg.id] = (msg.text_trace_id, stored)
 
         self._coach = LiveCoach(
@@ -425,22 +452,14 @@ class CoachService:
                 log.info("feedback not sent: %s", exc)
 
     def make_plan(self, user: str) -> PlanView:
-        from fretcoach_desktop.coach.plans import make_practice_plan
-
-        uid = self.store.user_id(user)
-        sessions = self.store.store.recent_sessions(uid, limit=5)
-        stamp = datetime.now().strftime("%Y%m%d%H%M%S")
-        result = make_practice_plan(sessions, self.config, uid, f"plan-{stamp}", tracer=self.tracer)
+        result, practice_id = make_and_save_plan(
+            self.store.store,
+            self.store.user_id(user),
+            self.config,
+            self.tracer,
+            save=lambda fn, *a, **kw: self.store.writer.submit(fn, *a, **kw).result(timeout=30),
+        )
         plan = result.plan
-        ids = [int(i) for i in result.source_session_ids if str(i).isdigit()]
-        practice_id = self.store.writer.submit(
-            self.store.store.save_plan,
-            uid,
-            plan.model_dump(),
-            weakest_metric=plan.focus_metric,
-            source_session_ids=ids,
-            prompt_version=result.prompt_version,
-        ).result(timeout=30)
         return PlanView(
             focus_metric=plan.focus_metric,
             why=plan.why,

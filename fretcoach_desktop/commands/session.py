@@ -79,6 +79,7 @@ def run_session(args: argparse.Namespace) -> int:
     from fretcoach_desktop.cli import CliError
     from fretcoach_desktop.coach.live import LiveCoach, summary_request
     from fretcoach_desktop.coach.types import CoachWindow
+    from fretcoach_desktop.services import coach_message_fields
     from fretcoach_desktop.store.records import windows_for
     from fretcoach_desktop.tracing import make_tracer
 
@@ -175,11 +176,7 @@ def run_session(args: argparse.Namespace) -> int:
     coach.wait_idle(timeout=max(1.0, deadline - time.monotonic()))
     coach.stop()
     for msg in messages:
-        store.add_coach_message(
-            session_id, t_s=msg.t_s, text=msg.text, audio_path=msg.audio_path, llm_ms=msg.llm_ms,
-            tts_ms=msg.tts_ms, model=msg.model, fell_back=msg.fell_back, mode=msg.mode,
-            prompt_version=msg.prompt_version,
-        )  # fmt: skip
+        store.add_coach_message(session_id, **coach_message_fields(msg))
     tracer.flush(1.0)
     payload = {
         "session_id": session_id,
@@ -205,22 +202,12 @@ def run_session(args: argparse.Namespace) -> int:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    from fretcoach_desktop.coach.plans import make_practice_plan
+    from fretcoach_desktop.services import make_and_save_plan
     from fretcoach_desktop.tracing import make_tracer
 
     config, store, user = _setup(args)
     tracer = make_tracer(config)
-    sessions = store.recent_sessions(user.id, limit=5)
-    stamp = time.strftime("%Y%m%d%H%M%S")
-    result = make_practice_plan(sessions, config, user.id, f"plan-{stamp}", tracer=tracer)
-    ids = [int(i) for i in result.source_session_ids if str(i).isdigit()]
-    practice_id = store.save_plan(
-        user.id,
-        result.plan.model_dump(),
-        weakest_metric=result.plan.focus_metric,
-        source_session_ids=ids,
-        prompt_version=result.prompt_version,
-    )
+    result, practice_id = make_and_save_plan(store, user.id, config, tracer)
     tracer.flush(1.0)
     store.close()
     payload = {**result.to_json(), "practice_id": practice_id, "user_id": user.id}
