@@ -19,10 +19,10 @@ from fretcoach_desktop.store.models import Base
 def test_a_new_database_is_created_at_the_newest_revision(db_url):
     with Store(db_url) as store:
         assert store.migration.from_revision is None
-        assert store.migration.to_revision == mig.head_revision() == "0002"
+        assert store.migration.to_revision == mig.head_revision() == "0003"
         assert store.migration.backup_path is None  # nothing to back up in a new database
         with store.engine.connect() as conn:
-            assert mig.current_revision(conn) == "0002"
+            assert mig.current_revision(conn) == "0003"
     with Store(db_url) as again:  # second start: nothing to do
         assert not again.migration.changed
 
@@ -101,7 +101,7 @@ def test_a_database_made_at_revision_1_upgrades_without_loss(db_url):
         engine.dispose()
 
     with Store(db_url) as store:
-        assert (store.migration.from_revision, store.migration.to_revision) == ("0001", "0002")
+        assert (store.migration.from_revision, store.migration.to_revision) == ("0001", "0003")
         if store.dialect == "sqlite":
             assert store.migration.backup_path is not None and store.migration.backup_path.exists()
         user = store.ensure_user("ana")
@@ -188,7 +188,7 @@ def test_a_failing_migration_changes_nothing(db_url, monkeypatch):
     finally:
         check.dispose()
     with Store(db_url) as store:  # and it upgrades fine afterwards
-        assert store.migration.to_revision == "0002"
+        assert store.migration.to_revision == "0003"
 
 
 def test_a_database_from_a_newer_version_is_refused_untouched(db_url):
@@ -221,6 +221,6 @@ def test_migration_scripts_ship_inside_the_package():
     assert mig.MIGRATIONS_DIR.is_dir()
     assert (mig.MIGRATIONS_DIR / "env.py").is_file()
     versions = sorted(p.name for p in (mig.MIGRATIONS_DIR / "versions").glob("0*.py"))
-    assert versions == ["0001_initial.py", "0002_prompt_versions.py"]
+    assert versions == ["0001_initial.py", "0002_prompt_versions.py", "0003_calibrations.py"]
     assert mig.alembic_config().get_main_option("script_location") == str(mig.MIGRATIONS_DIR)
     assert mig.HEAD_REVISION == mig.head_revision()  # the fast path's constant is the real head

@@ -171,6 +171,8 @@ class StreamingAnalyzer:
         self._active: _Active | None = None
         self.notes: list[Note] = []
         self.noise_events: list[NoiseEvent] = []
+        #: every attack the onset detector accepted (seconds), note or not: latency calibration
+        self.onsets: list[float] = []
         self._new: list[Note] = []
         self.level_rms = 0.0
         self.level_peak = 0.0
@@ -278,7 +280,7 @@ class StreamingAnalyzer:
                 self._odf_floor = 0.9 * self._odf_floor + 0.1 * v
             else:
                 self._odf_floor = 0.999 * self._odf_floor + 0.001 * v
-            if i < pre or v < THRESH_RATIO * mean or v < THRESH_FLOOR * self._odf_floor:
+            if i < pre or v <= 0.0 or v < THRESH_RATIO * mean or v < THRESH_FLOOR * self._odf_floor:
                 continue
             if v < max(odf[i - pre : i + post + 1]):
                 continue
@@ -293,6 +295,7 @@ class StreamingAnalyzer:
             found = ((i + post) * hop + n) * dec
             self._log(onset, "candidate", f"odf {v:.1f} mean {mean:.1f} floor {self._odf_floor:.1f}")
             self._candidates.append(_Candidate(onset=onset, found_at=found))
+            self.onsets.append(onset / sr)
             # every pitch frame from just before the attack to DENSE_S after it is measured
             self._dense.append((self._frame_at(onset) - 1, self._frame_at(onset + int(DENSE_S * sr))))
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .clock import StreamClock
 from .ring import RingBuffer
 
 __all__ = [
@@ -210,6 +211,7 @@ class Capture:
             the first block, at least 5 s are allowed (PulseAudio takes 1-2 s to start).
         stream_factory: builds the stream (default ``sounddevice.InputStream``); tests pass
             a fake. It is called with the keyword arguments of ``sounddevice.InputStream``.
+        clock: monotonic seconds for :attr:`clock` (tests pass a fake).
 
     The object is reusable: :meth:`start` after :meth:`stop` (or after the device was lost)
     opens a new stream, looking the device up again by name.
@@ -226,6 +228,7 @@ class Capture:
         ring_seconds: float = DEFAULT_RING_SECONDS,
         stall_timeout_s: float = STALL_TIMEOUT_S,
         stream_factory: Callable[..., Any] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if isinstance(channel, bool) or not isinstance(channel, int) or channel < 1:
             raise CaptureError(f"the input channel must be a number from 1 up, got {channel!r}")
@@ -241,6 +244,9 @@ class Capture:
         self._ring_seconds = float(ring_seconds)
         self.stall_timeout_s = float(stall_timeout_s)
         self._stream_factory = stream_factory
+        self._monotonic = clock
+        #: where the stream's sample 0 lies on the monotonic clock (aligns the metronome)
+        self.clock: StreamClock | None = None
         self._lock = threading.Lock()  # start/stop only; never taken by the callback
 
         self.device: InputDevice | None = device if isinstance(device, InputDevice) else None
@@ -294,6 +300,11 @@ class Capture:
             return 0.0
         return float(value[0] if isinstance(value, tuple | list) else value or 0.0)
 
+    def clock_origin(self) -> float | None:
+        """Monotonic time of the capture's sample 0 (stream time 0), None until known."""
+        clock = self.clock
+        return clock.origin() if clock is not None else None
+
     @property
     def name(self) -> str:
         return self.device.label(self.channel) if self.device is not None else "audio input"
@@ -329,7 +340,8 @@ class Capture:
             self._stopping = False
             self._callbacks = self._input_overflows = 0
             self._seen_callbacks, self._seen_at = 0, time.monotonic()
-            self._stream = self._open(device, rate, ring)
+            self.clock = StreamClock(rate, self._monotonic)
+            self._stream = self._open(device, rate, ring, self.clock)
             try:
                 self._stream.start()
             except Exception as exc:  # noqa: BLE001 - PortAudio errors come in several types
@@ -397,7 +409,7 @@ class Capture:
             return self.device
         return find_input_device(self._wanted if self.device is None else self.device.name)
 
-    def _open(self, device: InputDevice, rate: int, ring: RingBuffer) -> Any:
+    def _open(self, device: InputDevice, rate: int, ring: RingBuffer, clock: StreamClock) -> Any:
         if self._stream_factory is None:
             sd = _sounddevice()
             factory = sd.InputStream
@@ -410,13 +422,14 @@ class Capture:
         else:
             factory = self._stream_factory
         column = self.channel - 1
-        write = ring.write
+        write, tick = ring.write, clock.tick
 
-        # The real-time callback: count, copy one column into the ring. Nothing else.
+        # The real-time callback: count, stamp, copy one column into the ring. Nothing else.
         def callback(indata: Any, frames: int, time_info: Any, status: Any) -> None:
             self._callbacks += 1
             if status.input_overflow:
                 self._input_overflows += 1
+            tick(frames)
             write(indata, column)
 
         def finished() -> None:

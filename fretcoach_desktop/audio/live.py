@@ -14,11 +14,14 @@ Thread shape (DESIGN.md, "Threads")::
   with that window's metrics (the live coach, the DB writer), a :class:`Checkpoint` every
   ~5 s, and a final :class:`StreamEnded`. Optional hooks (``on_window``...) are called on the
   analysis thread and must return at once (put the work on your own queue).
-* Stream time is the engine's clock: t = 0 is the first captured sample, and the
-  metronome grid starts there (count-in included). A per-device input latency
-  (``latency_ms``, from calibration) is subtracted from every note and noise-event time
-  the snapshot reports, and the grid offsets are recomputed from the shifted onsets; the
-  engine itself is not touched.
+* Stream time is the engine's clock: t = 0 is the first captured sample. The metronome
+  grid starts at the first click (count-in included): when the click plays on a device
+  while a device records, the gap between the two streams' starts is measured from their
+  callback clocks (:mod:`.clock`; the first second of the stream, then fixed) and reported
+  as ``click_offset_ms``. That gap plus the per-device input latency (``latency_ms``, from
+  calibration) is subtracted from every note and noise-event time the snapshot reports,
+  and the grid offsets are recomputed from the shifted onsets; the engine itself is not
+  touched. File sources and sessions without a click have no gap (0).
 """
 
 from __future__ import annotations
@@ -68,6 +71,9 @@ CHUNK_S = 0.05  # audio handed to the engine per process() call, at most
 MIN_BLOCK_S = 0.02  # ...and at least: the engine's per-call cost dominates below (CPU 11% at 10 ms, 5% at 20 ms)
 MAX_BATCH_S = 0.5  # audio processed between two snapshots when catching up
 WINDOW_SETTLE_S = 0.35  # a window closes this long after its end (notes are reported ~0.16 s late)
+ALIGN_UNTIL_S = 1.0  # the click/capture gap is re-estimated until this stream time (or the count-in's end)...
+ALIGN_LATEST_S = 4.0  # ...but never after this: from then on the grid never moves
+ALIGN_MAX_S = 2.0  # a measured gap larger than this is a clock problem, not a gap: ignored
 CLIP_DBFS = -0.5  # a peak at or above this is clipping
 SILENCE_DBFS = -120.0  # level reported for digital silence
 
@@ -123,6 +129,7 @@ class LiveSnapshot:
     error: str | None = None  # why the stream ended, when it was not asked to
     latency_ms: float = 0.0  # input latency subtracted from the reported times
     count_in_s: float = 0.0  # the count-in lasts until this stream time
+    click_offset_ms: float | None = None  # measured gap from capture start to the first click
 
     @property
     def overflows(self) -> int:
@@ -430,8 +437,13 @@ class _State:
         self.chunk = np.zeros(max(64, int(CHUNK_S * self.sr)), dtype=np.float32)
         self.zeros = np.zeros_like(self.chunk)
         self.min_block = int(MIN_BLOCK_S * self.sr)
-        self.shift_s = owner.latency_ms / 1000.0
+        self.latency_s = owner.latency_ms / 1000.0
+        self.shift_s = self.latency_s
         self.settle_s = WINDOW_SETTLE_S + max(0.0, self.shift_s)
+        self.align_s: float | None = None  # stream time of the first click, once measured
+        self.align_until = min(ALIGN_LATEST_S, max(ALIGN_UNTIL_S, owner.count_in_s))
+        clocked = owner._click is not None and owner._player is not None
+        self.aligning = clocked and callable(getattr(owner.source, "clock_origin", None))
         # notes as reported (shifted), kept in step with engine.notes
         self.raw: list[Note] = []
         self.notes: list[Note] = []
@@ -482,7 +494,32 @@ class _State:
             self._feed(self.zeros[:n])
             self.dropped_seen += n
             lost -= n
+        if self.aligning:
+            self._align()
         return ring.available >= self.min_block
+
+    def _align(self) -> None:
+        """Measure where the first click lies in stream time; re-shift what was reported."""
+        o = self.o
+        if self.engine.time_s >= self.align_until:
+            self.aligning = False  # from now on the grid stays where it is
+        capture_t0 = o.source.clock_origin()  # type: ignore[attr-defined]
+        click_t0 = o._player.click_origin(o._click) if o._player is not None and o._click is not None else None
+        if capture_t0 is None or click_t0 is None:
+            return
+        gap = click_t0 - capture_t0
+        if not abs(gap) <= ALIGN_MAX_S:
+            log.warning("click and capture clocks disagree by %.2f s: the click/capture gap is not corrected", gap)
+            self.aligning = False
+            return
+        if self.align_s is not None and abs(gap - self.align_s) < 0.0002:
+            return
+        self.align_s = gap
+        self.shift_s = self.latency_s + gap
+        self.settle_s = WINDOW_SETTLE_S + max(0.0, self.shift_s)
+        self.notes = [self._shift_note(n) for n in self.raw]
+        self.noise = [self._shift_noise(e) for e in self.engine.noise_events[: len(self.noise)]]
+        self.dirty = True
 
     def _feed(self, block: np.ndarray) -> None:
         engine = self.engine
@@ -635,6 +672,7 @@ class _State:
             error=error,
             latency_ms=o.latency_ms,
             count_in_s=o.count_in_s,
+            click_offset_ms=None if self.align_s is None else round(self.align_s * 1000.0, 2),
         )
         o._snapshot = snap  # the atomic swap readers see
         if running and t >= self.next_checkpoint:

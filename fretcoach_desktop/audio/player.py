@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .clock import StreamClock
 from .metronome import Grid, render_click
 
 __all__ = ["AudioPlayer", "ClickTrack", "resample"]
@@ -76,6 +77,8 @@ class ClickTrack:
         self.muted = bool(muted)
         #: the next output sample to render (audio thread only, but for :meth:`reset`)
         self.position = 0
+        #: the output stream's frame at which click 0 was rendered (set by the player)
+        self.stream_start: int | None = None
 
     @property
     def volume(self) -> float:
@@ -102,6 +105,7 @@ class ClickTrack:
     def reset(self, position: int = 0) -> None:
         """Start again from output sample *position* (0: the first click comes next)."""
         self.position = int(position)
+        self.stream_start = None
 
     def render(self, out: np.ndarray) -> None:
         """Add the clicks of the next ``len(out)`` samples into *out* and advance.
@@ -179,6 +183,7 @@ class AudioPlayer:
         sample_rate: output rate; default: the device's default rate.
         stream_factory: builds the output stream (default ``sounddevice.OutputStream``);
             tests pass a fake.
+        clock: monotonic seconds, for :meth:`click_origin` (tests pass a fake).
     """
 
     _instance: ClassVar[AudioPlayer | None] = None
@@ -190,8 +195,11 @@ class AudioPlayer:
         device: int | str | None = None,
         sample_rate: int | None = None,
         stream_factory: Callable[..., Any] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._lock = threading.RLock()
+        self._monotonic = clock
+        self._clock: StreamClock | None = None
         self._device = device
         self._rate = int(sample_rate) if sample_rate else 0
         self._factory = stream_factory
@@ -260,6 +268,14 @@ class AudioPlayer:
     @property
     def click(self) -> ClickTrack | None:
         return self._click
+
+    def click_origin(self, track: ClickTrack) -> float | None:
+        """Monotonic time at which *track*'s click 0 leaves the output stream, None until known
+        (not started on this player, or the stream has not run long enough to tell)."""
+        clock, start = self._clock, track.stream_start
+        if clock is None or start is None:
+            return None
+        return clock.time_of(start)
 
     # ------------------------------------------------------------------ clips
     def play(self, samples: np.ndarray, sample_rate: int, *, volume: float = 1.0) -> bool:
@@ -351,7 +367,11 @@ class AudioPlayer:
             clip.pos = pos + n
         click = self._click
         if click is not None:
+            if click.stream_start is None:
+                click.stream_start = self._clock.frames - click.position if self._clock is not None else 0
             click.render(outdata)
+        if self._clock is not None:
+            self._clock.tick(frames)
 
     def _default_rate(self) -> int:
         if self._factory is not None:
@@ -389,6 +409,7 @@ class AudioPlayer:
                 info = sd.query_devices(self._device, kind="output")
                 channels = 2 if int(info.get("max_output_channels", 1)) >= 2 else 1
             self._channels = channels
+            self._clock = StreamClock(self.sample_rate, self._monotonic)
             stream = factory(
                 device=self._device,
                 samplerate=self.sample_rate,

@@ -32,6 +32,7 @@ from fretcoach_desktop.store.migrate import MigrationReport
 from fretcoach_desktop.store.records import (
     HISTORY_FIELDS,
     WINDOW_S,
+    CalibrationRecord,
     ChatMessageRecord,
     ChatThreadInfo,
     CoachMessageRecord,
@@ -48,6 +49,7 @@ from fretcoach_desktop.store.repository import Store
 from fretcoach_desktop.store.writer import CHECKPOINT_INTERVAL_S, SessionRecorder, SessionSnapshot, StoreWriter
 
 __all__ = [
+    "CalibrationRecord",
     "CHECKPOINT_INTERVAL_S",
     "HISTORY_FIELDS",
     "WINDOW_S",

@@ -41,6 +41,7 @@ __all__ = [
     "SESSION_SOURCES",
     "SESSION_STATUSES",
     "Base",
+    "Calibration",
     "ChatMessage",
     "CoachMessage",
     "NoteRow",
@@ -56,6 +57,7 @@ SESSION_SOURCES = ("live", "file", "demo")
 SESSION_STATUSES = ("in_progress", "complete", "recovered")
 CHAT_ROLES = ("user", "assistant", "system", "tool")
 COACH_MODES = ("online", "offline")
+CALIBRATION_METHODS = ("play-along", "loopback", "manual")
 
 # Deterministic constraint names, so migrations can refer to them on every backend.
 NAMING_CONVENTION = {
@@ -247,3 +249,30 @@ class ChatMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     model: Mapped[str | None] = mapped_column(String(100))
     tool_calls: Mapped[list[Any] | None] = mapped_column(JSON)
+
+
+class Calibration(Base):
+    """A measured (or typed-in) input latency of one audio device for one profile.
+
+    Every measurement is kept; the newest per (profile, device) is the one sessions use.
+    ``device`` is the device's name as the audio system reports it (indexes change when an
+    interface is re-plugged, names do not). Since revision 0003.
+    """
+
+    __tablename__ = "calibrations"
+    __table_args__ = (
+        CheckConstraint(_in("method", CALIBRATION_METHODS), name="method"),
+        CheckConstraint("latency_ms >= -1000 AND latency_ms <= 1000", name="latency_range"),
+        Index("ix_calibrations_user_id_device_created_at", "user_id", "device", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    device: Mapped[str] = mapped_column(String(200))
+    latency_ms: Mapped[float] = mapped_column(Float)
+    spread_ms: Mapped[float | None] = mapped_column(Float)
+    hits: Mapped[int | None] = mapped_column(Integer)
+    clicks: Mapped[int | None] = mapped_column(Integer)
+    bpm: Mapped[float | None] = mapped_column(Float)
+    method: Mapped[str] = mapped_column(String(16), default="play-along")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

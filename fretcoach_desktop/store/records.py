@@ -18,6 +18,7 @@ from fretcoach_desktop.audio.types import Metrics, NoiseEvent, Note
 __all__ = [
     "HISTORY_FIELDS",
     "WINDOW_S",
+    "CalibrationRecord",
     "ChatMessageRecord",
     "ChatThreadInfo",
     "CoachMessageRecord",
@@ -215,6 +216,22 @@ class SessionDetail:
     windows: tuple[WindowRecord, ...]
     notes: tuple[NoteRecord, ...]
     coach_messages: tuple[CoachMessageRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationRecord:
+    """A device's input latency for a profile (the newest one is used)."""
+
+    id: int
+    user_id: int
+    device: str
+    latency_ms: float
+    spread_ms: float | None
+    hits: int | None
+    clicks: int | None
+    bpm: float | None
+    method: str
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

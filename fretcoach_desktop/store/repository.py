@@ -34,6 +34,7 @@ from fretcoach_desktop.store.migrate import MigrationReport
 from fretcoach_desktop.store.migrate import upgrade as run_migrations
 from fretcoach_desktop.store.records import (
     WINDOW_S,
+    CalibrationRecord,
     ChatMessageRecord,
     ChatThreadInfo,
     CoachMessageRecord,
@@ -565,6 +566,74 @@ class Store:
             )
             return [_plan(row) for row in rows]
 
+    # ----------------------------------------------------------------- calibrations
+
+    @_guarded
+    def save_calibration(
+        self,
+        user_id: int,
+        device: str,
+        latency_ms: float,
+        *,
+        spread_ms: float | None = None,
+        hits: int | None = None,
+        clicks: int | None = None,
+        bpm: float | None = None,
+        method: str = "play-along",
+        created_at: datetime | None = None,
+    ) -> int:
+        """Store a device's input latency for the profile (the newest one is used); its id."""
+        device = " ".join(str(device).split())
+        if not device or len(device) > 200:
+            raise ValueError("the device name must be 1 to 200 characters")
+        _check_finite("latency_ms", latency_ms)
+        if abs(latency_ms) > 1000:
+            raise ValueError(f"latency_ms must be from -1000 to 1000, got {latency_ms:g}")
+        _check_finite("spread_ms", spread_ms, minimum=0.0)
+        if method not in m.CALIBRATION_METHODS:
+            raise ValueError(f"method must be one of {', '.join(m.CALIBRATION_METHODS)}")
+        with self._write() as session:
+            self._require_user(session, user_id)
+            row = m.Calibration(
+                user_id=user_id,
+                device=device,
+                latency_ms=float(latency_ms),
+                spread_ms=None if spread_ms is None else float(spread_ms),
+                hits=hits,
+                clicks=clicks,
+                bpm=bpm,
+                method=method,
+                created_at=_aware(created_at),
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+
+    @_guarded
+    def calibration(self, user_id: int, device: str) -> CalibrationRecord | None:
+        """The profile's newest latency for *device*, or None if it was never calibrated."""
+        device = " ".join(str(device).split())
+        with self._read() as session:
+            row = session.scalars(
+                select(m.Calibration)
+                .where(m.Calibration.user_id == user_id, m.Calibration.device == device)
+                .order_by(m.Calibration.created_at.desc(), m.Calibration.id.desc())
+                .limit(1)
+            ).first()
+            return None if row is None else _calibration(row)
+
+    @_guarded
+    def calibrations(self, user_id: int, limit: int = 50) -> list[CalibrationRecord]:
+        """The profile's calibrations of every device, newest first."""
+        with self._read() as session:
+            rows = session.scalars(
+                select(m.Calibration)
+                .where(m.Calibration.user_id == user_id)
+                .order_by(m.Calibration.created_at.desc(), m.Calibration.id.desc())
+                .limit(max(0, int(limit)))
+            )
+            return [_calibration(row) for row in rows]
+
     # ----------------------------------------------------------------- chat
 
     @_guarded
@@ -833,6 +902,21 @@ def _plan(row: m.PracticePlan) -> PlanRecord:
         row.weakest_metric,
         tuple(int(i) for i in row.source_session_ids or ()),
         row.prompt_version,
+    )
+
+
+def _calibration(row: m.Calibration) -> CalibrationRecord:
+    return CalibrationRecord(
+        row.id,
+        row.user_id,
+        row.device,
+        row.latency_ms,
+        row.spread_ms,
+        row.hits,
+        row.clicks,
+        row.bpm,
+        row.method,
+        row.created_at,
     )
 
 

@@ -1,0 +1,313 @@
+"""Latency calibration: how late the player's attacks reach the analysis, measured.
+
+The click leaves the output device, the player hears it and plays, the string's attack goes
+through the interface, the driver's buffers and the ring into the engine. Some of that
+round trip is known (the gap between starting the two streams, :mod:`.clock`); the rest
+(converter and buffer delays the driver does not report, and the player's own habit of
+playing a little ahead or behind) is measured here: the player plays one short note on
+every click of a slow metronome (play-along), or the output is looped back into the input
+(loopback: a cable, or a microphone next to the speaker), and the median offset of the
+attacks from the clicks is the latency to subtract from every note time on that device.
+
+* :func:`estimate_latency` is the arithmetic: match each scored click with the first
+  attack near it, take the median offset, drop outliers (a missed click, a double pluck),
+  report the spread (1.4826 x MAD) so the player knows how much to trust it.
+* :class:`CalibrationRun` runs it live on the same pipeline as a session (capture ->
+  ring -> :class:`~.live.AnalysisThread`, the click on the shared player), with progress
+  for a UI or a terminal. Nothing in it blocks: :meth:`CalibrationRun.poll` is called by
+  whoever shows the progress.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .live import AnalysisThread, AudioSource
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .player import AudioPlayer
+
+__all__ = [
+    "DEFAULT_BEATS",
+    "DEFAULT_BPM",
+    "CalibrationError",
+    "CalibrationProgress",
+    "CalibrationResult",
+    "CalibrationRun",
+    "estimate_latency",
+]
+
+DEFAULT_BPM = 80.0  # slow: 750 ms between clicks, so offsets of -260..+490 ms are unambiguous
+DEFAULT_BEATS = 16  # scored clicks (after the count-in)
+COUNT_IN_BEATS = 4
+EARLY = 0.35  # an attack up to this fraction of a beat before a click belongs to it...
+LATE = 0.65  # ...and up to this fraction after it
+OUTLIER_MS = 15.0  # offsets further than max(3 spreads, this) from the median are dropped
+GOOD_SPREAD_MS = 8.0
+FAIR_SPREAD_MS = 20.0  # above this the result is "poor": not worth storing
+TAIL_S = 0.6  # the run ends this long after the last click (its attack must be detected)
+METHODS = ("play-along", "loopback")
+
+
+class CalibrationError(ValueError):
+    """The calibration could not measure anything trustworthy; the message says why and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationResult:
+    """A measured input latency."""
+
+    latency_ms: float  # median offset of the attacks from their clicks: subtract it from note times
+    spread_ms: float  # 1.4826 x MAD of the kept offsets (~ standard deviation)
+    hits: int  # clicks with an attack, outliers excluded
+    clicks: int  # scored clicks
+    outliers: int
+    offsets_ms: tuple[float, ...]  # every matched offset, in click order (outliers included)
+    bpm: float
+    method: str = "play-along"
+    click_offset_ms: float | None = None  # the measured gap between the streams' starts (diagnostics)
+
+    @property
+    def quality(self) -> str:
+        """``good`` (spread <= 8 ms), ``fair`` (<= 20 ms) or ``poor`` (not worth storing)."""
+        if self.spread_ms <= GOOD_SPREAD_MS:
+            return "good"
+        return "fair" if self.spread_ms <= FAIR_SPREAD_MS else "poor"
+
+    @property
+    def usable(self) -> bool:
+        return self.quality != "poor"
+
+    def describe(self) -> str:
+        """``"23 ms (good: ±3 ms over 15 of 16 clicks)"``."""
+        return (
+            f"{self.latency_ms:.0f} ms ({self.quality}: \u00b1{self.spread_ms:.0f} ms over "
+            f"{self.hits} of {self.clicks} clicks)"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "latency_ms": round(self.latency_ms, 2),
+            "spread_ms": round(self.spread_ms, 2),
+            "quality": self.quality,
+            "hits": self.hits,
+            "clicks": self.clicks,
+            "outliers": self.outliers,
+            "offsets_ms": [round(x, 2) for x in self.offsets_ms],
+            "bpm": self.bpm,
+            "method": self.method,
+            "click_offset_ms": self.click_offset_ms,
+        }
+
+
+def scored_clicks(bpm: float, beats: int, count_in_beats: int = COUNT_IN_BEATS) -> list[float]:
+    """Grid times (seconds) of the clicks that count: those after the count-in."""
+    period = 60.0 / bpm
+    return [(count_in_beats + k) * period for k in range(beats)]
+
+
+def _match(onsets: Sequence[float], clicks: Sequence[float], period: float) -> list[float | None]:
+    """For each click, the offset (ms) of the first attack in its window, or None."""
+    ordered = sorted(onsets)
+    out: list[float | None] = []
+    i = 0
+    for click in clicks:
+        lo, hi = click - EARLY * period, click + LATE * period
+        while i < len(ordered) and ordered[i] < lo:
+            i += 1
+        out.append((ordered[i] - click) * 1000.0 if i < len(ordered) and ordered[i] < hi else None)
+    return out
+
+
+def _spread(values: Sequence[float], centre: float) -> float:
+    return 1.4826 * statistics.median(abs(v - centre) for v in values) if values else 0.0
+
+
+def _check(bpm: float, beats: int, method: str) -> None:
+    if not (math.isfinite(bpm) and 30.0 <= bpm <= 200.0):
+        raise ValueError(f"calibration bpm must be from 30 to 200, got {bpm!r}")
+    if not 4 <= beats <= 128:
+        raise ValueError(f"calibration beats must be from 4 to 128, got {beats!r}")
+    if method not in METHODS:
+        raise ValueError(f"calibration method must be one of {', '.join(METHODS)}, got {method!r}")
+
+
+def required_hits(clicks: int) -> int:
+    """Clicks that must be heard for a result: half of them, and at least 4."""
+    return max(4, math.ceil(clicks / 2))
+
+
+def estimate_latency(
+    onsets_s: Sequence[float],
+    *,
+    bpm: float = DEFAULT_BPM,
+    beats: int = DEFAULT_BEATS,
+    count_in_beats: int = COUNT_IN_BEATS,
+    method: str = "play-along",
+    click_offset_ms: float | None = None,
+) -> CalibrationResult:
+    """The latency from attack times on the click grid (seconds; click 0 at 0).
+
+    Raises:
+        CalibrationError: fewer than half of the clicks (at least 4) have an attack.
+    """
+    _check(bpm, beats, method)
+    clicks = scored_clicks(bpm, beats, count_in_beats)
+    matched = _match([t for t in onsets_s if math.isfinite(t)], clicks, 60.0 / bpm)
+    offsets = [x for x in matched if x is not None]
+    need = required_hits(beats)
+    what = "clicks" if method == "loopback" else "notes"
+    if len(offsets) < need:
+        hint = (
+            "turn the click up and check that the output really reaches the input"
+            if method == "loopback"
+            else "play one short, clear note on every click (a muted string scratch works too), "
+            "and check the input channel and level"
+        )
+        raise CalibrationError(f"heard {what} on only {len(offsets)} of {beats} clicks: {hint}")
+    centre = statistics.median(offsets)
+    limit = max(3.0 * _spread(offsets, centre), OUTLIER_MS)
+    kept = [x for x in offsets if abs(x - centre) <= limit]
+    if len(kept) < need:  # pragma: no cover - the median's neighbourhood always holds half
+        raise CalibrationError(f"the {what} were too scattered to measure a latency: try again")
+    latency = statistics.median(kept)
+    return CalibrationResult(
+        latency_ms=latency,
+        spread_ms=_spread(kept, latency),
+        hits=len(kept),
+        clicks=beats,
+        outliers=len(offsets) - len(kept),
+        offsets_ms=tuple(offsets),
+        bpm=float(bpm),
+        method=method,
+        click_offset_ms=click_offset_ms,
+    )
+
+
+# --------------------------------------------------------------------------- live run
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationProgress:
+    """What a UI shows while a calibration runs."""
+
+    beat: int  # scored clicks so far (0 during the count-in)
+    beats: int
+    counting_in: bool
+    offsets_ms: tuple[float | None, ...] = ()  # per scored click so far: the attack's offset, None = none heard
+    level_dbfs: float = -120.0
+    done: bool = False
+    error: str | None = None  # the stream ended on its own (device lost...)
+    hits: int = field(default=0)
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.beat / self.beats) if self.beats else 1.0
+
+
+class CalibrationRun:
+    """A calibration on a live source: the click on *player*, attacks from *source*.
+
+    Args:
+        source: a capture (not started). A file source works too (tests, demos).
+        player: the shared :class:`~.player.AudioPlayer`; None only when the source itself
+            already has the clicks in it (tests).
+        bpm, beats, count_in_beats: the click grid; the first *count_in_beats* are not scored.
+        method: ``"play-along"`` or ``"loopback"`` (only changes the messages).
+        click_volume: 0..1.
+    """
+
+    def __init__(
+        self,
+        source: AudioSource,
+        *,
+        player: AudioPlayer | None,
+        bpm: float = DEFAULT_BPM,
+        beats: int = DEFAULT_BEATS,
+        count_in_beats: int = COUNT_IN_BEATS,
+        method: str = "play-along",
+        click_volume: float = 0.9,
+    ) -> None:
+        _check(bpm, beats, method)
+        self.bpm, self.beats, self.count_in_beats, self.method = float(bpm), int(beats), int(count_in_beats), method
+        self.period = 60.0 / self.bpm
+        self.clicks = scored_clicks(self.bpm, self.beats, self.count_in_beats)
+        self.end_s = self.clicks[-1] + TAIL_S
+        click = player.make_click(self.bpm, volume=click_volume) if player is not None else None
+        self.thread = AnalysisThread(
+            source,
+            bpm=self.bpm,
+            key="C",
+            scale="chromatic",
+            count_in_beats=self.count_in_beats,
+            click=click,
+            player=player,
+        )
+        self._done = False
+
+    def start(self) -> None:
+        """Start the capture and the click. Raises what the source raises (no device...)."""
+        self.thread.start()
+
+    def cancel(self) -> None:
+        self._done = True
+        self.thread.stop()
+
+    def _onsets(self) -> list[float]:
+        """Attacks so far on the click grid (the gap between the streams taken out)."""
+        engine = self.thread.analyzer
+        if engine is None:
+            return []
+        gap = (self.thread.snapshot.click_offset_ms or 0.0) / 1000.0
+        return [t - gap for t in list(engine.onsets)]
+
+    def poll(self) -> CalibrationProgress:
+        """Progress; once the last click has been heard, stops the stream (``done``)."""
+        snap = self.thread.snapshot
+        heard = snap.time_s - (snap.click_offset_ms or 0.0) / 1000.0
+        if not self._done and (heard >= self.end_s or not self.thread.running):
+            self._done = True
+            self.thread.stop()
+            snap = self.thread.snapshot
+        beat = sum(1 for c in self.clicks if c <= heard)
+        due = [c for c in self.clicks if c + LATE * self.period <= heard or self._done]
+        offsets = tuple(_match(self._onsets(), due, self.period)) if due else ()
+        return CalibrationProgress(
+            beat=beat,
+            beats=self.beats,
+            counting_in=beat == 0,
+            offsets_ms=offsets,
+            level_dbfs=snap.level_peak_dbfs,
+            done=self._done,
+            error=snap.error,
+            hits=sum(1 for x in offsets if x is not None),
+        )
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    def result(self) -> CalibrationResult:
+        """The measurement, once :meth:`poll` said ``done``.
+
+        Raises:
+            CalibrationError: the stream failed, was cancelled early, or too few clicks were heard.
+        """
+        snap = self.thread.snapshot
+        if snap.error:
+            raise CalibrationError(f"the input stopped during the calibration: {snap.error}")
+        heard = snap.time_s - (snap.click_offset_ms or 0.0) / 1000.0
+        if heard < self.clicks[-1]:
+            raise CalibrationError("the calibration was stopped before the last click")
+        return estimate_latency(
+            self._onsets(),
+            bpm=self.bpm,
+            beats=self.beats,
+            count_in_beats=self.count_in_beats,
+            method=self.method,
+            click_offset_ms=snap.click_offset_ms,
+        )
