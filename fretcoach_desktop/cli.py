@@ -155,9 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     devices = commands.add_parser("devices", help="list the audio input devices")
     devices.set_defaults(handler=_cmd_devices)
 
-    from fretcoach_desktop.commands import ask, evaluate, listen, session
+    from fretcoach_desktop.commands import ask, calibrate, evaluate, listen, session
 
-    listen.add_parser(commands).set_defaults(handler=lambda a: listen.run(a, save_session=_save_listen))
+    listen.add_parser(commands).set_defaults(
+        handler=lambda a: listen.run(a, save_session=_save_listen, stored_latency=_stored_latency)
+    )
+    calibrate.add_parser(commands)
     session.add_parsers(commands)
     ask.add_parser(commands)
     evaluate.add_parser(commands)
@@ -178,6 +181,20 @@ def _save_listen(run: Any) -> None:
             started_at=run.started_at,
         )  # fmt: skip
     print(f"saved as session {sid} of profile '{config.user}'", file=sys.stderr)
+
+
+def _stored_latency(user: str, device: str) -> float | None:
+    """The profile's calibrated latency for *device* (None: never calibrated, or no database)."""
+    from fretcoach_desktop.config import load_config
+    from fretcoach_desktop.store import Store, StoreError
+
+    try:
+        with Store.open(load_config({"user": user})) as store:
+            row = store.calibration(store.ensure_user(user).id, device)
+    except StoreError as exc:
+        print(f"{PROG}: warning: no stored latency ({exc}); using 0 ms", file=sys.stderr)
+        return None
+    return None if row is None else row.latency_ms
 
 
 def command_names() -> list[str]:

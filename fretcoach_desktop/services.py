@@ -108,7 +108,7 @@ class AudioService:
                 scale=ex.scale,
                 subdivision=ex.subdivision,
                 a4=request.a4_hz,
-                latency_ms=self.latency_ms,
+                latency_ms=getattr(request, "latency_ms", 0.0) or self.latency_ms,
                 count_in_beats=ex.count_in_beats,
                 click=click,
                 player=player,
@@ -117,6 +117,37 @@ class AudioService:
             raise ui.ServiceError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
         except Exception as exc:
             if type(exc).__name__ in ("CaptureError", "AudioFileError"):
+                raise ui.ServiceError(str(exc)) from None
+            raise
+
+    def open_calibration(self, request: Any) -> Any:
+        ui = _ui()
+        if request.device.kind != "device":
+            raise ui.ServiceError(
+                "calibration measures an audio interface's delay: choose your input device (the demo and "
+                "files have none)"
+            )
+        from fretcoach_desktop.audio.calibration import CalibrationRun
+        from fretcoach_desktop.audio.capture import Capture
+        from fretcoach_desktop.audio.player import AudioPlayer
+
+        try:
+            source = Capture(
+                request.device.index if request.device.index is not None else request.device.name,
+                channel=request.channel + 1,
+            )
+            return CalibrationRun(
+                source,
+                player=AudioPlayer.instance(),
+                bpm=request.bpm,
+                beats=request.beats,
+                method=request.method,
+                click_volume=request.click_volume,
+            )
+        except (ValueError, OSError) as exc:
+            raise ui.ServiceError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+        except Exception as exc:
+            if type(exc).__name__ == "CaptureError":
                 raise ui.ServiceError(str(exc)) from None
             raise
 
@@ -223,6 +254,22 @@ class StoreService:
             metrics=summary.metrics,
         )
         future.result(timeout=30)
+
+    def device_latency(self, user: str, device: str) -> float | None:
+        row = self.store.calibration(self.user_id(user), device)
+        return None if row is None else row.latency_ms
+
+    def save_calibration(self, user: str, device: str, result: Any) -> None:
+        self.store.save_calibration(
+            self.user_id(user),
+            device,
+            result.latency_ms,
+            spread_ms=result.spread_ms,
+            hits=result.hits,
+            clicks=result.clicks,
+            bpm=result.bpm,
+            method=result.method,
+        )
 
     def recent_sessions(self, user: str, limit: int = 200) -> list[Any]:
         ui = _ui()

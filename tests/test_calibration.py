@@ -237,3 +237,63 @@ def test_calibrations_are_stored_per_profile_and_device_newest_first(store):
         store.save_calibration(ana, "Scarlett 2i2 USB", 5.0, method="guess")
     with pytest.raises(ValueError, match="device name"):
         store.save_calibration(ana, "  ", 5.0)
+
+
+# --------------------------------------------------------------------------- fretcoach calibrate
+
+
+@pytest.fixture
+def replayed_device(monkeypatch: pytest.MonkeyPatch):
+    """``fretcoach calibrate`` records from a replayed play-along instead of a device."""
+    from fretcoach_desktop.commands import calibrate
+
+    takes: dict[str, np.ndarray] = {}
+
+    def make_source(args):
+        return FileSource(takes["next"], SR, speed=None, lossless=True), "Scarlett 2i2 USB"
+
+    monkeypatch.setattr(calibrate, "_make_source", make_source)
+    monkeypatch.setattr(calibrate, "_player", lambda: None)  # the clicks are in the take already
+    return takes
+
+
+def test_calibrate_command_measures_stores_and_shows(replayed_device, capsys):
+    import json
+
+    from fretcoach_desktop import cli
+
+    replayed_device["next"] = plucks_on_clicks(80, 16, 0.033)
+    assert cli.main(["calibrate", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["saved"] and got["device"] == "Scarlett 2i2 USB" and got["user"] == "default"
+    assert got["latency_ms"] == pytest.approx(33.0, abs=4.0) and got["hits"] == 16
+
+    assert cli.main(["--user", "ben", "calibrate", "--latency-ms", "25"]) == 0
+    assert "input latency 25 ms (typed in)" in capsys.readouterr().out
+
+    assert cli.main(["calibrate", "--show"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("Scarlett 2i2 USB: ") and "(play-along, " in shown
+    assert cli.main(["--user", "ben", "calibrate", "--show", "--json"]) == 0
+    (ben,) = json.loads(capsys.readouterr().out)["calibrations"]
+    assert ben["latency_ms"] == 25.0 and ben["method"] == "manual"
+
+
+def test_calibrate_command_refuses_to_store_what_it_cannot_trust(replayed_device, capsys):
+    from fretcoach_desktop import cli
+
+    rng = np.random.default_rng(2)
+    period = 0.75
+    notes = [SynthNote(k * period + 0.04 + rng.normal(0, 0.05), 57, dur_s=0.3) for k in range(20)]
+    replayed_device["next"] = render(notes, SR, total_s=16.0)
+    assert cli.main(["calibrate"]) == 1
+    captured = capsys.readouterr()
+    assert "too scattered" in captured.err and "not stored" in captured.err
+    assert cli.main(["calibrate", "--show"]) == 0
+    assert "no device calibrated" in capsys.readouterr().out
+
+    replayed_device["next"] = np.zeros(16 * SR, dtype=np.float32)
+    assert cli.main(["calibrate"]) == 1
+    assert "only 0 of 16 clicks" in capsys.readouterr().err
+    assert cli.main(["calibrate", "--bpm", "500"]) == 2
+    assert "--bpm must be from 30 to 200" in capsys.readouterr().err

@@ -238,6 +238,7 @@ class CalibrationRun:
         self.clicks = scored_clicks(self.bpm, self.beats, self.count_in_beats)
         self.end_s = self.clicks[-1] + TAIL_S
         click = player.make_click(self.bpm, volume=click_volume) if player is not None else None
+        self._player, self._click = player, click
         self.thread = AnalysisThread(
             source,
             bpm=self.bpm,
@@ -250,8 +251,19 @@ class CalibrationRun:
         self._done = False
 
     def start(self) -> None:
-        """Start the capture and the click. Raises what the source raises (no device...)."""
+        """Start the capture and the click.
+
+        Raises:
+            CalibrationError: there is no audio output to play the click on.
+            Whatever the source raises when it cannot start (no device...).
+        """
         self.thread.start()
+        player = self._player
+        if player is not None and getattr(player, "click", self._click) is not self._click:
+            self.thread.stop()
+            raise CalibrationError(
+                "no audio output: the click cannot be played; connect headphones or speakers and try again"
+            )
 
     def cancel(self) -> None:
         self._done = True

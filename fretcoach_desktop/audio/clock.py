@@ -8,11 +8,13 @@ per-device latency calibration only means something once that gap is known.
 
 Each stream stamps its callbacks: ``now - frames_so_far / rate`` is the monotonic time its
 sample 0 would have had if every block arrived with the same delay. Bursts at start-up
-(PulseAudio pre-fills, the first blocks of a capture come in a batch) make single stamps
-unreliable; the median of the recent ones is steady to a fraction of a millisecond once the
-stream runs (measured through PulseAudio: the click lands at the same grid offset, within
-0.1 ms, whatever the delay between starting the two streams). What stays constant (buffer
-depths, converter delays) is what the latency calibration measures.
+make single stamps unreliable (PulseAudio's ALSA plugin asks for ~2 s of output at once
+when a stream opens, so those stamps are up to 2 s off); the estimate is the median of the
+recent stamps, and only once they agree (the middle 80% within 10 ms): before that the
+stream is not steady and :meth:`StreamClock.origin` says None. Through PulseAudio a loopback
+calibration then repeats within a few milliseconds whatever the delay between starting
+the two streams. What stays constant (buffer depths, converter delays) is what the latency
+calibration measures.
 
 :meth:`StreamClock.tick` is called from the real-time callback: one clock read, one float
 store into a preallocated array, no lock, no allocation.
@@ -27,8 +29,10 @@ import numpy as np
 
 __all__ = ["StreamClock"]
 
-STAMPS = 64  # callbacks the estimate is the median of (~0.37 s of 256-frame blocks at 44.1 kHz)
-MIN_STAMPS = 16  # fewer callbacks than this: no estimate yet
+STAMPS = 256  # callbacks the estimate is the median of (1.5 s of 256-frame blocks at 44.1 kHz, 0.5 s of 95-frame ones)
+RECENT = 128  # the estimate uses the newest this many stamps...
+MIN_STAMPS = 32  # ...and needs at least this many
+STEADY_S = 0.010  # ...whose 10th-90th percentile range is at most this (else: still starting)
 
 
 class StreamClock:
@@ -59,11 +63,16 @@ class StreamClock:
         return self._count
 
     def origin(self) -> float | None:
-        """Monotonic time of sample 0 (median of the recent stamps), None before enough callbacks."""
-        n = min(self._count, STAMPS)
+        """Monotonic time of sample 0 (median of the recent stamps), None until the stream is steady."""
+        count = self._count
+        n = min(count, RECENT)
         if n < MIN_STAMPS:
             return None
-        return float(np.median(self._stamps[:n]))
+        recent = self._stamps[(np.arange(count - n, count) % STAMPS)]
+        low, mid, high = np.percentile(recent, (10, 50, 90))
+        if high - low > STEADY_S:
+            return None
+        return float(mid)
 
     def time_of(self, frame: int) -> float | None:
         """Monotonic time of stream frame *frame*, None before enough callbacks."""

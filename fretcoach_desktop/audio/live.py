@@ -72,8 +72,9 @@ MIN_BLOCK_S = 0.02  # ...and at least: the engine's per-call cost dominates belo
 MAX_BATCH_S = 0.5  # audio processed between two snapshots when catching up
 WINDOW_SETTLE_S = 0.35  # a window closes this long after its end (notes are reported ~0.16 s late)
 ALIGN_UNTIL_S = 1.0  # the click/capture gap is re-estimated until this stream time (or the count-in's end)...
-ALIGN_LATEST_S = 4.0  # ...but never after this: from then on the grid never moves
+ALIGN_LATEST_S = 5.0  # ...but never after this: from then on the grid never moves
 ALIGN_MAX_S = 2.0  # a measured gap larger than this is a clock problem, not a gap: ignored
+ALIGN_MIN_ESTIMATES = 10  # the gap is fixed once this many steady estimates were made (after ALIGN_UNTIL_S)
 CLIP_DBFS = -0.5  # a peak at or above this is clipping
 SILENCE_DBFS = -120.0  # level reported for digital silence
 
@@ -441,6 +442,7 @@ class _State:
         self.shift_s = self.latency_s
         self.settle_s = WINDOW_SETTLE_S + max(0.0, self.shift_s)
         self.align_s: float | None = None  # stream time of the first click, once measured
+        self.gaps: list[float] = []
         self.align_until = min(ALIGN_LATEST_S, max(ALIGN_UNTIL_S, owner.count_in_s))
         clocked = owner._click is not None and owner._player is not None
         self.aligning = clocked and callable(getattr(owner.source, "clock_origin", None))
@@ -501,8 +503,11 @@ class _State:
     def _align(self) -> None:
         """Measure where the first click lies in stream time; re-shift what was reported."""
         o = self.o
-        if self.engine.time_s >= self.align_until:
+        t = self.engine.time_s
+        if t >= ALIGN_LATEST_S or (t >= self.align_until and len(self.gaps) >= ALIGN_MIN_ESTIMATES):
             self.aligning = False  # from now on the grid stays where it is
+            if not self.gaps:
+                log.warning("the click and capture streams never ran steadily: their start gap is not corrected")
         capture_t0 = o.source.clock_origin()  # type: ignore[attr-defined]
         click_t0 = o._player.click_origin(o._click) if o._player is not None and o._click is not None else None
         if capture_t0 is None or click_t0 is None:
@@ -512,6 +517,10 @@ class _State:
             log.warning("click and capture clocks disagree by %.2f s: the click/capture gap is not corrected", gap)
             self.aligning = False
             return
+        # each estimate is already a median over ~0.5-1.5 s of callbacks; the median of the
+        # estimates made while aligning smooths what a burst of late callbacks leaves
+        self.gaps.append(gap)
+        gap = float(np.median(self.gaps[-200:]))
         if self.align_s is not None and abs(gap - self.align_s) < 0.0002:
             return
         self.align_s = gap

@@ -84,9 +84,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     src.add_argument(
         "--latency-ms",
         type=float,
-        default=0.0,
+        default=None,
         metavar="MS",
-        help="input latency of the device (from calibration), subtracted from note times (default 0)",
+        help="input latency subtracted from note times (default: the device's stored calibration, else 0)",
+    )
+    p.add_argument(
+        "--click",
+        action="store_true",
+        help="play the metronome click through the output device (the grid starts at its first click)",
     )
     p.add_argument("--seconds", type=float, default=None, metavar="N", help="stop after N seconds (default: Ctrl-C)")
     p.add_argument("--bpm", type=float, help="metronome tempo (20-400); required unless --demo")
@@ -109,15 +114,19 @@ def run(
     args: argparse.Namespace,
     *,
     save_session: Callable[[ListenSession], Any] | None = None,
+    stored_latency: Callable[[str, str], float | None] | None = None,
     out: Any = None,
     err: Any = None,
 ) -> int:
     """Run ``fretcoach listen`` with parsed *args*; return the exit status.
 
+    ``stored_latency(user, device_name)`` gives the device's calibrated latency (None when it
+    was never calibrated); it is used when ``--latency-ms`` is not given.
+
     User errors raise :class:`fretcoach_desktop.cli.CliError` (one line, exit status 2, or
     1 when the command ran but could not record).
     """
-    from fretcoach_desktop.audio.capture import Capture, CaptureError
+    from fretcoach_desktop.audio.capture import Capture, CaptureError, find_input_device
     from fretcoach_desktop.audio.demo import FileSource, demo_take_info, demo_take_path
     from fretcoach_desktop.audio.live import AnalysisThread, WindowClosed
     from fretcoach_desktop.audio.metronome import Grid
@@ -150,7 +159,7 @@ def run(
         raise CliError(f"--seconds must be a positive number, got {args.seconds:g}")
     if not (math.isfinite(args.speed) and args.speed >= 0):
         raise CliError(f"--speed must be 0 (as fast as possible) or a positive number, got {args.speed:g}")
-    if not (math.isfinite(args.latency_ms) and abs(args.latency_ms) <= 1000):
+    if args.latency_ms is not None and not (math.isfinite(args.latency_ms) and abs(args.latency_ms) <= 1000):
         raise CliError(f"--latency-ms must be from -1000 to 1000, got {args.latency_ms:g}")
     if not (math.isfinite(args.count_in) and args.count_in >= 0):
         raise CliError(f"--count-in must be a number of beats >= 0, got {args.count_in:g}")
@@ -167,17 +176,29 @@ def run(
 
     # ---- the source
     path = demo_take_path() if args.demo else args.file
+    latency_ms, calibrated = args.latency_ms or 0.0, False
     try:
         if path is not None:
             source: Any = FileSource(path, speed=args.speed or None)
             device_name = f"file: {source.name}"
         else:
-            source = Capture(args.device, channel=args.channel, sample_rate=args.sample_rate)
+            device = find_input_device(args.device)
+            source = Capture(device, channel=args.channel, sample_rate=args.sample_rate)
             device_name = ""
+            if args.latency_ms is None and stored_latency is not None:
+                found = stored_latency(config.user, device.name)
+                if found is not None:
+                    latency_ms, calibrated = float(found), True
     except AudioFileError as exc:
         raise CliError(str(exc)) from None
     except CaptureError as exc:
         raise CliError(str(exc), EXIT_FAILURE) from None
+    click = player = None
+    if args.click:
+        from fretcoach_desktop.audio.player import AudioPlayer
+
+        player = AudioPlayer.instance()
+        click = player.make_click(grid.bpm)
 
     thread = AnalysisThread(
         source,
@@ -186,8 +207,10 @@ def run(
         scale=scale,
         subdivision=grid.subdivision,
         a4=config.a4_hz,
-        latency_ms=args.latency_ms,
+        latency_ms=latency_ms,
         count_in_beats=args.count_in,
+        click=click,
+        player=player,
     )
     events = thread.subscribe()
     started_at = datetime.now(UTC)
@@ -203,8 +226,10 @@ def run(
             limit = f"for {args.seconds:g} s"
         else:
             limit = "to the end (Ctrl-C stops)" if path is not None else "until Ctrl-C"
+        latency = f", latency {latency_ms:.0f} ms{' (calibrated)' if calibrated else ''}" if latency_ms else ""
         print(
-            f"{what} {device_name} ({thread.sample_rate / 1000:g} kHz, {thread.buffer_ms:.1f} ms buffer) {limit}",
+            f"{what} {device_name} ({thread.sample_rate / 1000:g} kHz, {thread.buffer_ms:.1f} ms buffer{latency}) "
+            f"{limit}",
             file=err,
             flush=True,
         )
@@ -268,7 +293,7 @@ def run(
                 bpm=grid.bpm,
                 subdivision=grid.subdivision,
                 a4_hz=config.a4_hz,
-                latency_ms=args.latency_ms,
+                latency_ms=latency_ms,
                 result=result,
                 windows=tuple(windows),
                 input_overflows=snap.input_overflows,

@@ -241,9 +241,10 @@ def synthetic_take(exercise: ExerciseSettings, seconds: float = 90.0, sample_rat
 class FakeAudioService:
     """Demo and file inputs only (no capture devices)."""
 
-    def __init__(self, demo_path: Path | None = None, speed: float = 1.0) -> None:
+    def __init__(self, demo_path: Path | None = None, speed: float = 1.0, calibration_latency_ms: float = 23.0) -> None:
         self.demo_path = demo_path if demo_path is not None and Path(demo_path).is_file() else None
         self.speed = speed
+        self.calibration_latency_ms = calibration_latency_ms
         self.opened: list[SourceRequest] = []
 
     def list_inputs(self) -> Sequence[InputDevice]:
@@ -270,6 +271,25 @@ class FakeAudioService:
 
         return ReplaySource(load, request, speed=self.speed)
 
+    def open_calibration(self, request: Any) -> Any:
+        """A simulated play-along: plucks *calibration_latency_ms* behind the clicks, with
+        human jitter, through the real calibration pipeline (no click is played)."""
+        from fretcoach_desktop.audio.calibration import COUNT_IN_BEATS, CalibrationRun
+        from fretcoach_desktop.audio.demo import FileSource
+
+        rate, period = 44100, 60.0 / request.bpm
+        rng = np.random.default_rng(11)
+        beats = COUNT_IN_BEATS + request.beats
+        out = rng.normal(0.0, 0.0008, int((beats * period + 1.5) * rate)).astype(np.float32)
+        tt = np.arange(int(0.3 * rate)) / rate
+        tone = sum((0.5 / k) * np.sin(2 * np.pi * 220.0 * k * tt) * np.exp(-tt * (6.0 + 2.0 * k)) for k in range(1, 5))
+        tone = (tone * np.minimum(1.0, tt / 0.002)).astype(np.float32)
+        for k in range(beats):
+            start = int((k * period + self.calibration_latency_ms / 1000.0 + rng.normal(0.0, 0.002)) * rate)
+            out[start : start + tone.size] += tone[: max(0, out.size - start)]
+        source = FileSource(out, rate, speed=self.speed if self.speed > 0 else None, lossless=self.speed <= 0)
+        return CalibrationRun(source, player=None, bpm=request.bpm, beats=request.beats, method=request.method)
+
 
 # --------------------------------------------------------------------------- store
 
@@ -284,6 +304,7 @@ class InMemoryStore:
         self._ids = count(1 + len(sessions))
         self.delay_s = delay_s
         self.finished: list[SessionSummary] = []
+        self.latencies: dict[tuple[str, str], float] = {}
         self.lock = threading.Lock()
 
     def profiles(self) -> list[str]:
@@ -326,6 +347,14 @@ class InMemoryStore:
                 )
             )
             self.finished.append(summary)
+
+    def device_latency(self, user: str, device: str) -> float | None:
+        time.sleep(self.delay_s)
+        return self.latencies.get((user, device))
+
+    def save_calibration(self, user: str, device: str, result: Any) -> None:
+        time.sleep(self.delay_s)
+        self.latencies[(user, device)] = float(result.latency_ms)
 
     def recent_sessions(self, user: str, limit: int = 200) -> list[SessionRecord]:
         time.sleep(self.delay_s)

@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "METRIC_LABELS",
     "AudioService",
+    "CalibrationRequest",
     "ChatService",
     "CoachService",
     "CoachTip",
@@ -119,6 +120,19 @@ class SourceRequest:
     click_volume: float = 0.6  # 0..1, metronome click through the output device
     click_muted: bool = False
     monitor_only: bool = False  # True: tuner/level only, no session is being recorded
+    latency_ms: float = 0.0  # the device's calibrated input latency, subtracted from note times
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationRequest:
+    """A latency calibration on one input: play along with the click (or loop it back)."""
+
+    device: InputDevice
+    channel: int  # 0-based, as in SourceRequest
+    method: str = "play-along"  # or "loopback"
+    bpm: float = 80.0
+    beats: int = 16
+    click_volume: float = 0.9
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +263,12 @@ class AudioService(Protocol):
         """A not yet started source. Raises ServiceError (no device, bad file...)."""
         ...
 
+    def open_calibration(self, request: CalibrationRequest) -> Any:
+        """A not yet started latency calibration (``audio.calibration.CalibrationRun``:
+        ``start``, ``poll`` ~30 times a second on the GUI thread, ``result``, ``cancel``).
+        Raises ServiceError (a demo or file input has no latency, no device...)."""
+        ...
+
 
 class SessionStore(Protocol):
     """Session repository facade. Every method may block: called on the worker pool."""
@@ -263,6 +283,14 @@ class SessionStore(Protocol):
 
     def recent_sessions(self, user: str, limit: int = 200) -> list[SessionRecord]:
         """Finished sessions, newest first."""
+        ...
+
+    def device_latency(self, user: str, device: str) -> float | None:
+        """The profile's calibrated input latency of *device* (ms), None if never calibrated."""
+        ...
+
+    def save_calibration(self, user: str, device: str, result: Any) -> None:
+        """Store a calibration (``audio.calibration.CalibrationResult``) for the profile and device."""
         ...
 
 
