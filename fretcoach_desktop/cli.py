@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="player profile to use (default: $FRETCOACH_USER or 'default')",
     )
+    from fretcoach_desktop.commands.options import add_exercise_args
+
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     analyze = commands.add_parser(
@@ -81,33 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     analyze.add_argument("take", metavar="TAKE", help="audio file of the take")
-    analyze.add_argument("--bpm", type=float, required=True, help="metronome tempo (20-400)")
-    analyze.add_argument("--key", required=True, help="key: C C# Db D D# Eb E F F# Gb G G# Ab A A# Bb B")
-    analyze.add_argument(
-        "--scale",
-        required=True,
-        help="scale, e.g. major, minor, major_pentatonic, minor_pentatonic, blues, dorian",
-    )
-    analyze.add_argument(
-        "--subdivision",
-        type=int,
-        default=1,
-        help="grid points per beat: 1 = quarters (default), 2 = eighths, 3 = triplets, 4 = 16ths",
-    )
-    analyze.add_argument(
-        "--count-in",
-        type=float,
-        default=0.0,
-        metavar="BEATS",
-        help="beats of count-in before the playing starts (informational; nothing is skipped)",
-    )
-    analyze.add_argument(
-        "--a4",
-        type=float,
-        default=None,
-        metavar="HZ",
-        help="tuning reference for A4 in Hz, 400-480 (default: settings, else 440)",
-    )
+    add_exercise_args(analyze)
     analyze.add_argument("--json", action="store_true", help="print one JSON object")
     analyze.add_argument(
         "--block-size",

@@ -53,6 +53,8 @@ class ListenSession:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``listen`` sub-command to *subparsers* (its handler is :func:`run`)."""
+    from fretcoach_desktop.commands.options import add_exercise_args
+
     p = subparsers.add_parser(
         "listen",
         help="analyze live playing from the audio input (or replay a file through the live path)",
@@ -94,17 +96,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="play the metronome click through the output device (the grid starts at its first click)",
     )
     p.add_argument("--seconds", type=float, default=None, metavar="N", help="stop after N seconds (default: Ctrl-C)")
-    p.add_argument("--bpm", type=float, help="metronome tempo (20-400); required unless --demo")
-    p.add_argument("--key", help="key: C C# Db D D# Eb E F F# Gb G G# Ab A A# Bb B; required unless --demo")
-    p.add_argument("--scale", help="scale, e.g. major, minor, minor_pentatonic, blues; required unless --demo")
-    p.add_argument(
-        "--subdivision",
-        type=int,
-        default=None,
-        help="grid points per beat: 1 = quarters (default), 2 = eighths, 3 = triplets, 4 = 16ths",
-    )
-    p.add_argument("--count-in", type=float, default=0.0, metavar="BEATS", help="beats of count-in (informational)")
-    p.add_argument("--a4", type=float, default=None, metavar="HZ", help="tuning reference, 400-480 (default 440)")
+    add_exercise_args(p, required=False, unless="--demo")
     p.add_argument("--json", action="store_true", help="print one JSON object (the 'analyze --json' format)")
     p.set_defaults(handler=run)
     return p

@@ -24,17 +24,15 @@ EXIT_OK, EXIT_FAILURE = 0, 1
 
 
 def add_parsers(subparsers: Any) -> None:
+    from fretcoach_desktop.commands.options import add_exercise_args
+
     s = subparsers.add_parser(
         "session",
         help="replay a take through the live pipeline with the coach every 30 s, and store it",
         description=__doc__.split("\n\n")[1],
     )
     s.add_argument("take", metavar="TAKE", help="audio file (WAV, FLAC, OGG)")
-    s.add_argument("--bpm", type=float, required=True, help="metronome tempo (20-400)")
-    s.add_argument("--key", required=True, help="key: C C# Db D ... B")
-    s.add_argument("--scale", required=True, help="scale, e.g. minor_pentatonic")
-    s.add_argument("--subdivision", type=int, default=1, help="grid points per beat (1 or 2)")
-    s.add_argument("--a4", type=float, default=None, metavar="HZ", help="tuning reference (default: settings)")
+    add_exercise_args(s, count_in=False)
     s.add_argument("--speed", type=float, default=1.0, help="replay speed, times real time (default 1)")
     s.add_argument("--no-audio", action="store_true", help="do not play the tips (speech files are still written)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
