@@ -23,7 +23,10 @@ class CoachBar(QFrame):
         self.title.setObjectName("sectionTitle")
         self.text = QLabel("Start a session: a tip arrives every 30 seconds of playing.")
         self.text.setWordWrap(True)
-        self.text.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.text.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        # Room for two lines, always: a tip arriving mid-session then only repaints the label
+        # instead of resizing the bar and repainting the whole window under it.
+        self.text.setFixedHeight(2 * self.text.fontMetrics().lineSpacing() + 4)
         self.up = QToolButton()
         self.up.setText("+")
         self.up.setToolTip("This tip helped")

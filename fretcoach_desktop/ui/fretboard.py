@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -61,6 +61,7 @@ class FretboardWidget(QWidget):
         self._flats = False
         self._lit: list[LitNote] = []
         self._hand_fret = 5.0  # where the hand was: chooses among several positions of a note
+        self._scale_serial = 0  # bumped by set_scale: part of the cached board's key
         self.setMinimumSize(560, 200)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setToolTip(
@@ -74,6 +75,7 @@ class FretboardWidget(QWidget):
         self._pcs = scale_pitch_classes(key, scale)
         self._root = pitch_class(key)
         self._flats = key_prefers_flats(key, scale)
+        self._scale_serial += 1
         self.update()
 
     def scale_positions(self) -> set[tuple[int, int]]:
@@ -138,32 +140,46 @@ class FretboardWidget(QWidget):
         y = r.bottom() - string * gap  # low E at the bottom, as a player looks down at it
         return QPointF(x, y)
 
+    def _static_layer(self, c) -> tuple[QPixmap, float, QFont, dict[tuple[int, int], QPointF]]:
+        """The board and the scale's notes (drawn once into a pixmap), the dot radius, the
+        note-label font and every (string, fret) position: all of which change only with the
+        size, the scale or the theme, so a 30 Hz repaint reuses them."""
+        ratio = self.devicePixelRatioF()
+        key = (self.width(), self.height(), ratio, self._scale_serial, id(c), self.font().key())
+        cached = self.__dict__.get("_static_cache")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        r, fw, gap = self._geometry()
+        radius = max(6.0, min(11.0, gap * 0.36, fw * 0.3))
+        pixmap = QPixmap(self.size() * ratio)
+        pixmap.setDevicePixelRatio(ratio)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        self._paint_static(painter, c, r, fw, gap, radius)
+        painter.end()
+        label_font = QFont(self.font())
+        label_font.setPointSizeF(max(6.5, radius * 0.72))
+        label_font.setBold(True)
+        points = {(s, f): self._point(s, f) for s in range(len(self.tuning)) for f in range(self.frets + 1)}
+        layer = (pixmap, radius, label_font, points)
+        self._static_cache = (key, layer)
+        self._sprites: dict[tuple[int, bool], QPixmap] = {}
+        # Right after this paint, draw every note's sprite: the first one drawn during a
+        # session cost 20-60 ms (text layout, glyphs of a new font size rasterized).
+        QTimer.singleShot(0, self, lambda: self._prerender(c, radius, label_font, key))
+        return layer
+
     def paintEvent(self, _event) -> None:  # noqa: N802 - Qt API
         # The board and the scale's notes only change with the size, the scale or the
         # theme: they are drawn once into a pixmap, and each 30 Hz repaint only adds the
         # fading played notes on top (a full repaint costs several ms of Python).
         c = theme.colors()
-        r, fw, gap = self._geometry()
-        radius = max(6.0, min(11.0, gap * 0.36, fw * 0.3))
-        ratio = self.devicePixelRatioF()
-        key = (self.size().width(), self.size().height(), ratio, tuple(sorted(self._pcs)), self._root,
-               self._flats, c.board.name(), c.scale_dot.name(), self.font().key())  # fmt: skip
-        if getattr(self, "_static_key", None) != key:
-            pixmap = QPixmap(self.size() * ratio)
-            pixmap.setDevicePixelRatio(ratio)
-            pixmap.fill(Qt.GlobalColor.transparent)
-            painter = QPainter(pixmap)
-            self._paint_static(painter, c, r, fw, gap, radius)
-            painter.end()
-            self._static, self._static_key = pixmap, key
+        pixmap, radius, label_font, points = self._static_layer(c)
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.drawPixmap(0, 0, self._static)
-        label_font = QFont(self.font())
-        label_font.setPointSizeF(max(6.5, radius * 0.72))
-        label_font.setBold(True)
-        p.setFont(label_font)
-        self._paint_lit(p, c, radius)
+        p.drawPixmap(0, 0, pixmap)
+        if self._lit:
+            self._paint_lit(p, c, radius, label_font, points)
         p.end()
 
     def _paint_static(self, p: QPainter, c, r: QRectF, fw: float, gap: float, radius: float) -> None:
@@ -233,7 +249,7 @@ class FretboardWidget(QWidget):
                     note_name(midi, self._flats)[:-1],
                 )
 
-    def _paint_lit(self, p: QPainter, c, radius: float) -> None:
+    def _paint_lit(self, p: QPainter, c, radius: float, font: QFont, points: dict[tuple[int, int], QPointF]) -> None:
         """The played notes, fading. Each (note, colour) is drawn once into a small pixmap
         (text layout is the costly part of a paint) and then blitted with its opacity."""
         now = self._clock()
@@ -241,15 +257,23 @@ class FretboardWidget(QWidget):
             age = now - n.lit_at
             if age >= FADE_S:
                 continue
-            sprite = self._sprite(n.midi % 12, n.in_scale, c, radius, p.font())
-            pt = self._point(n.string, n.fret)
+            sprite = self._sprite(n.midi % 12, n.in_scale, c, radius, font)
+            pt = points[(n.string, n.fret)]
             p.setOpacity(1.0 - age / FADE_S)
             half = sprite.width() / sprite.devicePixelRatio() / 2
             p.drawPixmap(QPointF(pt.x() - half, pt.y() - half), sprite)
         p.setOpacity(1.0)
 
+    def _prerender(self, c, radius: float, font: QFont, key: tuple) -> None:
+        cached = self.__dict__.get("_static_cache")
+        if cached is None or cached[0] != key:  # resized again meanwhile
+            return
+        for pc in range(12):
+            for in_scale in (True, False):
+                self._sprite(pc, in_scale, c, radius, font)
+
     def _sprite(self, pc: int, in_scale: bool, c, radius: float, font: QFont) -> QPixmap:
-        key = (pc, in_scale, radius, c.good.name(), c.bad.name(), self._flats, self.devicePixelRatioF())
+        key = (pc, in_scale)  # the rest (size, theme, scale, font) empties the cache: _static_layer
         cache = self.__dict__.setdefault("_sprites", {})
         sprite = cache.get(key)
         if sprite is None:

@@ -1,9 +1,16 @@
-"""The "last notes" list: each note with name, cents and timing, and why it was wrong."""
+"""The "last notes" list: each note with name, cents and timing, and why it was wrong.
+
+Its geometry never changes while playing: every row exists from the start (empty until a
+note arrives), each label has a fixed size, and colours go through the palette, so a new
+note only repaints the strip instead of re-laying out the window.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
 from fretcoach_desktop.audio.types import Note
@@ -16,14 +23,28 @@ __all__ = ["LastNotesStrip", "NoteRow"]
 MAX_NOTES = 6
 
 
+_LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+#: the widest text each column can show (sizes the fixed labels)
+_WIDEST = (
+    ("C#8", "Bb8"),
+    ("+50c in tune", "-50c sharp", "-50c flat"),
+    ("on time", "100 ms early", "100 ms late"),
+    ("✓ good note", "✗ out of scale, 50 cents sharp, 100 ms early"),
+)
+
+
 class NoteRow:
     """One line of the list: name | cents + in tune/sharp/flat | timing | why."""
 
     def __init__(self, grid: QGridLayout, row: int) -> None:
         self.name, self.tuning, self.timing, self.why = QLabel(), QLabel(), QLabel(), QLabel()
         self.why.setObjectName("muted")
-        for col, label in enumerate((self.name, self.tuning, self.timing, self.why)):
-            grid.addWidget(label, row, col)
+        bold = QFont(self.name.font())
+        bold.setBold(True)
+        self.name.setFont(bold)
+        for col, label in enumerate(self.labels):
+            theme.pin_size(label, *_WIDEST[col])
+            grid.addWidget(label, row, col, _LEFT)
         self.verdict: NoteVerdict | None = None
 
     @property
@@ -31,8 +52,12 @@ class NoteRow:
         return self.name, self.tuning, self.timing, self.why
 
     def set_visible(self, visible: bool) -> None:
-        for label in self.labels:
-            label.setVisible(visible)
+        """Empty the row when hidden: hiding the labels would re-lay out the window."""
+        if not visible:
+            self.verdict = None
+            for label in self.labels:
+                label.setText("")
+                label.setToolTip("")
 
     def show_note(self, note: Note) -> None:
         c = theme.colors()
@@ -41,9 +66,12 @@ class NoteRow:
         tune_col = c.good if v.tuning == IN_TUNE else (c.warn if abs(note.cents) < 25 else c.bad)
         time_col = c.good if v.timing == ON_TIME else (c.warn if abs(note.timing_offset_ms) < 40 else c.bad)
         name_col = c.good if v.in_scale else c.bad
-        self.name.setText(f"<b style='color:{name_col.name()}'>{v.name}</b>")
-        self.tuning.setText(f"<span style='color:{tune_col.name()}'>{v.cents_text} {v.tuning}</span>")
-        self.timing.setText(f"<span style='color:{time_col.name()}'>{v.timing_text}</span>")
+        self.name.setText(v.name)
+        theme.set_text_color(self.name, name_col)
+        self.tuning.setText(f"{v.cents_text} {v.tuning}")
+        theme.set_text_color(self.tuning, tune_col)
+        self.timing.setText(v.timing_text)
+        theme.set_text_color(self.timing, time_col)
         self.why.setText("✓ good note" if v.good else "✗ " + v.why)
         tip = (
             f"{v.name}: {note.cents:+.1f} cents ({v.tuning}), {note.timing_offset_ms:+.0f} ms from the click "
@@ -69,9 +97,11 @@ class LastNotesStrip(QFrame):
         self.title = QLabel("Last notes")
         self.title.setObjectName("sectionTitle")
         grid.addWidget(self.title, 0, 0, 1, 4)
-        self.placeholder = QLabel("Play something: each note shows here with its pitch, its timing and what to fix.")
+        self._hint = "Play something: each note shows here with its pitch, its timing and what to fix."
+        self.placeholder = QLabel(self._hint)
         self.placeholder.setObjectName("muted")
-        grid.addWidget(self.placeholder, 1, 0, 1, 4)
+        theme.pin_size(self.placeholder, self._hint)
+        grid.addWidget(self.placeholder, 1, 0, 1, 4, _LEFT)
         self.rows = [NoteRow(grid, 2 + i) for i in range(MAX_NOTES)]
         for row in self.rows:
             row.set_visible(False)
@@ -86,7 +116,7 @@ class LastNotesStrip(QFrame):
         if recent == self._shown:
             return
         self._shown = recent
-        self.placeholder.setVisible(not recent)
+        self.placeholder.setText("" if recent else self._hint)
         for row, note in zip(self.rows, recent):
             row.show_note(note)
             row.set_visible(True)

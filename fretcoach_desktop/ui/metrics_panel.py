@@ -1,16 +1,20 @@
-"""The four live metrics as big numbers, each with a small trend line (pyqtgraph).
+"""The four live metrics as big numbers, each with a small trend line.
 
 The big number is the current 30 s window; the small line under it is the whole session.
-pyqtgraph is imported only when :meth:`MetricsPanel.enable_trends` is called (right after the
-window is shown), so it does not delay start-up.
+The trend line is a :class:`Sparkline` painted with one ``QPainter.drawPolyline``: a
+pyqtgraph plot per card cost an import of ~1 s and a graphics scene whose Python item
+paints stalled the window while a session played.
+
+Nothing here changes the window's layout while playing: the numbers' labels have a fixed
+size and their colour changes through the palette (see :func:`theme.pin_size`).
 """
 
 from __future__ import annotations
 
 from collections import deque
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont
+from PySide6.QtCore import QPointF, QSize, Qt
+from PySide6.QtGui import QFont, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from fretcoach_desktop.audio.types import Metrics
@@ -19,7 +23,7 @@ from . import theme
 from .services import METRIC_LABELS
 from .verdicts import format_metric
 
-__all__ = ["MetricCard", "MetricsPanel", "TREND_SPAN_S"]
+__all__ = ["MetricCard", "MetricsPanel", "Sparkline", "TREND_SPAN_S"]
 
 TREND_SPAN_S = 300.0  # the trend line shows the last 5 minutes
 TREND_STEP_S = 2.0  # one trend point every 2 s of stream time
@@ -43,6 +47,53 @@ def _grade_color(value: float | None):
     return c.bad
 
 
+class Sparkline(QWidget):
+    """A 0-100 line over the last :data:`TREND_SPAN_S` seconds, with a dotted 85 guide."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.points: list[tuple[float, float]] = []
+        self._polygon: QPolygonF | None = None  # in widget coordinates, rebuilt on change
+        self.setMinimumHeight(40)
+        self.setMaximumHeight(220)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        return QSize(160, 60)
+
+    def set_points(self, points) -> None:
+        self.points = list(points)
+        self._polygon = None
+        self.update()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self._polygon = None
+        super().resizeEvent(event)
+
+    def _y(self, value: float) -> float:
+        h = self.height() - 4
+        return 2 + h * (1 - (0.05 + 0.9 * max(0.0, min(100.0, value)) / 100))
+
+    def paintEvent(self, _event) -> None:  # noqa: N802 - Qt API
+        c = theme.colors()
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        guide = QPen(c.muted, 1, Qt.PenStyle.DotLine)
+        p.setPen(guide)
+        y85 = self._y(85)
+        p.drawLine(QPointF(0, y85), QPointF(self.width(), y85))
+        if len(self.points) >= 2:
+            if self._polygon is None:
+                t1 = self.points[-1][0]
+                t0 = max(self.points[0][0], t1 - TREND_SPAN_S)
+                span = max(t1 - t0, 1e-6)
+                w = self.width() - 4
+                self._polygon = QPolygonF([QPointF(2 + w * (t - t0) / span, self._y(v)) for t, v in self.points])
+            p.setPen(QPen(c.accent, 2))
+            p.drawPolyline(self._polygon)
+        p.end()
+
+
 class MetricCard(QFrame):
     def __init__(self, name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -58,20 +109,19 @@ class MetricCard(QFrame):
         big.setBold(True)
         self.value_label.setFont(big)
         self.value_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        theme.pin_size(self.value_label, "100", "88", "—", extra_width=8)
         self.session_label = QLabel("session —")
         self.session_label.setObjectName("muted")
-        self._trend_host = QVBoxLayout()
-        self._trend_host.setContentsMargins(0, 0, 0, 0)
+        theme.pin_size(self.session_label, "session 100", "session —", extra_width=8)
         self.trend: deque[tuple[float, float]] = deque()
-        self._plot = None
-        self._curve = None
+        self.sparkline = Sparkline()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(10, 6, 10, 6)
         lay.setSpacing(0)
         lay.addWidget(self.title)
         lay.addWidget(self.value_label)
         lay.addWidget(self.session_label)
-        lay.addLayout(self._trend_host, 1)
+        lay.addWidget(self.sparkline, 1)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     @property
@@ -82,8 +132,7 @@ class MetricCard(QFrame):
         text = format_metric(window)
         if text != self.value_label.text():
             self.value_label.setText(text)
-            color = _grade_color(window)
-            self.value_label.setStyleSheet(f"color: {color.name()};")
+            theme.set_text_color(self.value_label, _grade_color(window))
         self.session_label.setText(f"session {format_metric(session)}")
 
     def add_point(self, t: float, value: float | None) -> None:
@@ -92,43 +141,17 @@ class MetricCard(QFrame):
         self.trend.append((t, value))
         while self.trend and self.trend[0][0] < t - TREND_SPAN_S:
             self.trend.popleft()
-        if self._curve is not None:
-            xs = [p[0] for p in self.trend]
-            ys = [p[1] for p in self.trend]
-            self._curve.setData(xs, ys)
+        self.sparkline.set_points(self.trend)
 
     def clear(self) -> None:
         self.trend.clear()
         self.value_label.setText("—")
-        self.value_label.setStyleSheet("")
+        theme.reset_text_color(self.value_label)
         self.session_label.setText("session —")
-        if self._curve is not None:
-            self._curve.setData([], [])
+        self.sparkline.set_points(())
 
     def enable_trend(self) -> None:
-        if self._plot is not None:
-            return
-        import pyqtgraph as pg
-
-        c = theme.colors()
-        plot = pg.PlotWidget(background=None)
-        plot.setMinimumHeight(40)
-        plot.setMaximumHeight(220)
-        plot.hideButtons()
-        plot.setMenuEnabled(False)
-        plot.setMouseEnabled(x=False, y=False)
-        plot.hideAxis("bottom")
-        plot.hideAxis("left")
-        plot.setYRange(0, 100, padding=0.05)
-        item = plot.getPlotItem()
-        item.layout.setContentsMargins(0, 0, 0, 0)
-        guide = pg.InfiniteLine(pos=85, angle=0, pen=pg.mkPen(c.muted, width=1, style=Qt.PenStyle.DotLine))
-        plot.addItem(guide)
-        self._curve = plot.plot([], [], pen=pg.mkPen(c.accent, width=2))
-        self._plot = plot
-        self._trend_host.addWidget(plot)
-        if self.trend:
-            self._curve.setData([p[0] for p in self.trend], [p[1] for p in self.trend])
+        """Kept for callers of the pyqtgraph version: the sparkline is always on."""
 
 
 class MetricsPanel(QWidget):
@@ -159,5 +182,4 @@ class MetricsPanel(QWidget):
             card.clear()
 
     def enable_trends(self) -> None:
-        for card in self.cards.values():
-            card.enable_trend()
+        """Kept for callers of the pyqtgraph version: the sparklines are always on."""

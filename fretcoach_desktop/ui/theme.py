@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
-__all__ = ["Colors", "apply_palette", "colors", "is_dark"]
+__all__ = ["Colors", "apply_palette", "colors", "is_dark", "pin_size", "reset_text_color", "set_text_color"]
 
 
 @dataclass(frozen=True)
@@ -54,21 +54,77 @@ _LIGHT = Colors(
 )
 
 
+def _scheme_and_palette_key() -> tuple:
+    hints = QGuiApplication.styleHints()
+    return (hints.colorScheme(), QGuiApplication.palette().cacheKey())
+
+
+_cache: dict[tuple, bool] = {}
+
+
 def is_dark() -> bool:
+    """Whether the app is dark: Qt's colour scheme when known, else the window colour.
+
+    Widgets ask on every paint, so the answer is cached per (scheme, palette): two cheap
+    calls instead of a palette lookup and a colour conversion each time.
+    """
     app = QGuiApplication.instance()
     if app is None:
         return True
-    scheme = QGuiApplication.styleHints().colorScheme()
-    if scheme == Qt.ColorScheme.Dark:
-        return True
-    if scheme == Qt.ColorScheme.Light:
-        return False
-    # Unknown (e.g. offscreen / bare X server): judge by the current window colour.
-    return QGuiApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128
+    key = _scheme_and_palette_key()
+    dark = _cache.get(key)
+    if dark is None:
+        scheme = key[0]
+        if scheme == Qt.ColorScheme.Dark:
+            dark = True
+        elif scheme == Qt.ColorScheme.Light:
+            dark = False
+        else:  # Unknown (e.g. offscreen / bare X server): judge by the current window colour.
+            dark = QGuiApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128
+        if len(_cache) > 8:
+            _cache.clear()
+        _cache[key] = dark
+    return dark
 
 
 def colors() -> Colors:
+    """The colour set of the current scheme (the same object until the scheme changes)."""
     return _DARK if is_dark() else _LIGHT
+
+
+def set_text_color(widget: QWidget, color: QColor) -> None:
+    """Colour a label's text through its palette, and only when it changes.
+
+    Unlike ``setStyleSheet``, which re-polishes the widget (and can re-lay out the window)
+    each time it is called, a palette change only repaints the widget.
+    """
+    rgba = color.rgba()
+    if getattr(widget, "_fc_text_rgba", None) == rgba:
+        return
+    widget._fc_text_rgba = rgba  # type: ignore[attr-defined]
+    palette = widget.palette()
+    palette.setColor(QPalette.ColorRole.WindowText, color)
+    widget.setPalette(palette)
+
+
+def reset_text_color(widget: QWidget) -> None:
+    """Back to the inherited text colour (undoes :func:`set_text_color`)."""
+    if getattr(widget, "_fc_text_rgba", None) is None:
+        return
+    widget._fc_text_rgba = None  # type: ignore[attr-defined]
+    widget.setPalette(QPalette())
+
+
+def pin_size(widget: QWidget, *samples: str, extra_width: int = 4) -> None:
+    """Fix *widget*'s size to fit the widest of *samples* in its font.
+
+    A label whose text changes asks its parents to re-lay out the window on every change,
+    unless its minimum and maximum sizes are equal: then Qt knows nothing can move.
+    """
+    metrics = widget.fontMetrics()
+    width = max(metrics.horizontalAdvance(text) for text in samples) + extra_width
+    margins = widget.contentsMargins()
+    widget.setFixedSize(width + margins.left() + margins.right(), metrics.height() + margins.top() + margins.bottom())
 
 
 def _dark_palette() -> QPalette:
