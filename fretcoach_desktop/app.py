@@ -30,16 +30,22 @@ DEMO_TAKE = _ROOT / "resources" / "demo" / "demo_take.flac"
 
 
 def demo_take() -> Path | None:
-    """The bundled demo take, if present."""
-    try:  # the audio package may provide it (audio/demo.py)
-        from fretcoach_desktop.audio.demo import demo_take_path  # type: ignore[import-not-found]
+    """The bundled demo take, if present.
+
+    The bundled file is checked first: the audio package's ``demo_take_path`` (the same
+    file) costs a numpy import, which the window does not need before it is shown.
+    """
+    if DEMO_TAKE.is_file():
+        return DEMO_TAKE
+    try:  # the audio package may provide it elsewhere (audio/demo.py)
+        from fretcoach_desktop.audio.demo import demo_take_path
 
         path = Path(demo_take_path())
         if path.is_file():
             return path
-    except Exception:  # not written yet, or no demo bundled
+    except Exception:  # no demo bundled
         pass
-    return DEMO_TAKE if DEMO_TAKE.is_file() else None
+    return None
 
 
 def _exercise_for(path: Path | None):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSignalBlocker, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSignalBlocker, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -82,10 +82,30 @@ class MainWindow(QMainWindow):
     #: (CoachTip, positive): a thumbs up/down on a coach tip
     coach_feedback = Signal(object, bool)
     history_loaded = Signal(int)  # number of sessions shown
+    #: the window's first paint is done (what start-up is measured to)
+    first_painted = Signal()
+    #: the input list is filled (at once, or after the first paint with ``deferred_start``)
+    inputs_listed = Signal()
+    #: ``deferred_start`` only: inputs, profiles and the session's libraries are loaded
+    settled = Signal()
 
-    def __init__(self, services: Services, parent: QWidget | None = None, prefs: UiPrefs | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        parent: QWidget | None = None,
+        prefs: UiPrefs | None = None,
+        *,
+        deferred_start: bool = False,
+    ) -> None:
+        """``deferred_start`` (the app): list the audio inputs (PortAudio), load the profiles
+        (opens the database) and import what a session needs on the worker pool after the
+        first paint, one after the other, then emit :attr:`settled`. Without it (tests) the
+        inputs are listed at once and the profiles requested at once."""
         super().__init__(parent)
         self.services = services
+        self._deferred_start = deferred_start
+        self.inputs_ready = not deferred_start
+        self._first_paint: _FirstPaintWatch | None = None
         self.prefs = prefs if prefs is not None else UiPrefs.load(services.config.data_dir)
         self.user = services.config.user
         self.runner = TaskRunner(self)
@@ -99,7 +119,6 @@ class MainWindow(QMainWindow):
         self._last_snap: Any = None
         self._notes_seen = 0
         self._history_loaded = False
-        self._late_init_done = False
         self._planning = False
 
         self.setWindowTitle("FretCoach")
@@ -167,7 +186,8 @@ class MainWindow(QMainWindow):
         self.timer.timeout.connect(self._tick)
         self.timer.start()
 
-        self.runner.run(self.services.store.profiles, self._on_profiles, owner=self)
+        if not deferred_start:
+            self.runner.run(self.services.store.profiles, self._on_profiles, owner=self)
 
     # ------------------------------------------------------------------ construction
     @staticmethod
@@ -189,7 +209,11 @@ class MainWindow(QMainWindow):
         self.input.setToolTip("Input: your audio interface, the demo take, or an audio file (Ctrl+O)")
         self.input.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.input.setMinimumWidth(220)
-        self._fill_inputs()
+        if self._deferred_start:
+            self.input.addItem("Looking for audio inputs…", None)
+            self.input.setEnabled(False)
+        else:
+            self._fill_inputs()
         self.input.activated.connect(self._on_input_activated)
         self.channel = QComboBox()
         self.channel.setToolTip("Input channel the guitar is plugged into (interfaces often put it on In 1 or In 2)")
@@ -263,7 +287,8 @@ class MainWindow(QMainWindow):
         self.volume.valueChanged.connect(self._on_click_changed)
         self.beat = QLabel("●")
         self.beat.setToolTip("Beat: flashes on every click, brighter on the downbeat")
-        self.beat.setFixedWidth(18)
+        self.beat.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        theme.pin_size(self.beat, "●", extra_width=6)
         self.start_button = QPushButton("▶  Start")
         self.start_button.setToolTip("Start or stop a session (Space)")
         self.start_button.setMinimumWidth(110)
@@ -282,6 +307,8 @@ class MainWindow(QMainWindow):
         row.addStretch(1)
         self.session_label = QLabel("")
         self.session_label.setObjectName("muted")
+        self.session_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        theme.pin_size(self.session_label, "count-in 8", "88:88", "888:88")  # the clock never re-lays out
         row.addWidget(self.session_label)
         row.addWidget(self.start_button)
         for combo in (self.key, self.scale):
@@ -309,7 +336,14 @@ class MainWindow(QMainWindow):
             sb.addPermanentWidget(w)
 
     def _build_chat_dock(self) -> None:
-        self.chat = ChatPanel(service=getattr(self.services, "chat", None), runner=self.runner, user=lambda: self.user)
+        # With a deferred start, what the chat panel asks of the pool while it is built (its
+        # conversation list: opening the database) waits until the profiles are loaded.
+        self._chat_runner = _HeldRunner(self.runner) if self._deferred_start else None
+        self.chat = ChatPanel(
+            service=getattr(self.services, "chat", None),
+            runner=self._chat_runner or self.runner,
+            user=lambda: self.user,
+        )
         self.chat_dock = QDockWidget("Chat", self)
         self.chat_dock.setObjectName("chatDock")
         self.chat_dock.setWidget(self.chat)
@@ -390,14 +424,15 @@ class MainWindow(QMainWindow):
             self.source.set_click(self.prefs.click_volume, self.prefs.click_muted)
 
     # ------------------------------------------------------------------ inputs and profiles
-    def _fill_inputs(self, select: str | None = None) -> None:
+    def _fill_inputs(self, select: str | None = None, devices: list[InputDevice] | None = None) -> None:
         blocker = QSignalBlocker(self.input)
         self.input.clear()
-        try:
-            devices = list(self.services.audio.list_inputs())
-        except Exception as exc:  # a broken audio stack must not stop the window from opening
-            log.warning("listing inputs failed: %s", exc)
-            devices = []
+        if devices is None:
+            try:
+                devices = list(self.services.audio.list_inputs())
+            except Exception as exc:  # a broken audio stack must not stop the window from opening
+                log.warning("listing inputs failed: %s", exc)
+                devices = []
         for d in devices:
             self.input.addItem(d.label, d)
         self.input.insertSeparator(self.input.count())
@@ -704,7 +739,7 @@ class MainWindow(QMainWindow):
         c = theme.colors()
         on = phase < 0.18
         color = (c.accent if beat % 4 == 0 else c.good) if on else c.muted
-        self.beat.setStyleSheet(f"color: {color.name()};")
+        theme.set_text_color(self.beat, color)  # a palette change: no re-polish 30 times a second
         if beat < ex.count_in_beats:
             self.session_label.setText(f"count-in {ex.count_in_beats - beat}")
         else:
@@ -789,8 +824,17 @@ class MainWindow(QMainWindow):
     def refresh_history(self) -> None:
         self.history.show_loading()
         user = self.user
+
+        def load() -> Any:
+            rows = self.services.store.recent_sessions(user, 200)
+            if rows:  # the chart's library (~1 s to import) is loaded here, not on the GUI thread
+                import importlib
+
+                importlib.import_module("pyqtgraph")
+            return rows
+
         self.runner.run(
-            lambda: self.services.store.recent_sessions(user, 200),
+            load,
             lambda rows, err: self._on_sessions(user, rows, err),
             owner=self,
         )
@@ -838,16 +882,93 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ lifecycle
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)
-        if not self._late_init_done:
-            self._late_init_done = True
-            QTimer.singleShot(0, self._late_init)
+        if self._first_paint is None:
+            self._first_paint = _FirstPaintWatch(self, self._after_first_paint)
 
-    def _late_init(self) -> None:
-        """Work that can wait until the window is on screen: pyqtgraph (~1 s to import) is
-        imported on the worker pool, then the trend lines are switched on here."""
+    def _after_first_paint(self) -> None:
+        """The window is on screen: now the work it did not need to draw itself."""
+        self.first_painted.emit()
+        QTimer.singleShot(0, self, self._warm_glyphs)
+        if not self._deferred_start:
+            return
+        # One after the other, so a single pool thread competes with the GUI for the GIL.
+        self.runner.run(self.services.audio.list_inputs, self._on_inputs_listed, owner=self)
+
+    def _warm_glyphs(self) -> None:
+        """Draw, once, the characters the live view will show, in each of its fonts: the first
+        use of a glyph (or of a fallback font, for ✓ ✗ ●) cost 10-60 ms in the middle of a
+        session. Painting them into a scratch image loads and caches them now."""
+        from PySide6.QtGui import QImage, QPainter
+
+        digits = "0123456789+-:.,—…%"
+        row = self.last_notes.rows[0]
+        card = next(iter(self.metrics.cards.values()))
+        samples = (
+            (row.name.font(), "ABCDEFG#b" + digits),
+            (row.tuning.font(), "c in tune sharp flat on time ms early late" + digits),
+            (row.why.font(), "✓✗ good note out of scale cents sharp flat ms early late" + digits),
+            (card.value_label.font(), digits),
+            (card.session_label.font(), "session " + digits),
+            (self.session_label.font(), "count-in " + digits),
+            (self.beat.font(), "●"),
+            (self.coach_bar.text.font(), "“”‘’abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" + digits),
+        )
+        image = QImage(32, 32, QImage.Format.Format_ARGB32_Premultiplied)
+        painter = QPainter(image)
+        for font, text in samples:
+            painter.setFont(font)
+            painter.drawText(0, 24, text)
+        painter.end()
+
+    def _on_inputs_listed(self, devices: Any, error: BaseException | None) -> None:
+        if error is not None:
+            log.warning("listing inputs failed: %s", error)
+        self._fill_inputs(devices=list(devices or []))
+        self._fill_channels()
+        self.input.setEnabled(not self.running)
+        if not self.running:
+            self.apply_exercise(self._initial_exercise())  # the demo take brings its own
+        self.inputs_ready = True
+        self.inputs_listed.emit()
+        if self._deferred_start:
+
+            def profiles(result: Any, error: BaseException | None) -> None:
+                self._on_profiles(result, error)
+                if self._chat_runner is not None:
+                    self._chat_runner.release()
+                self.runner.run(self._warm_up, lambda _r, _e: self.settled.emit(), owner=self)
+
+            self.runner.run(self.services.store.profiles, profiles, owner=self)
+
+    def _warm_up(self) -> None:
+        """Worker pool: import what pressing Start and the coach's first tip need, so that
+        neither happens while a session plays (LangChain + OpenAI cost ~1-2 s of CPU, and
+        an import running beside the GUI thread holds the GIL and sets off long garbage
+        collections)."""
         import importlib
 
-        self.runner.run(lambda: importlib.import_module("pyqtgraph"), lambda _r, _e: self.metrics.enable_trends())
+        for name in (
+            "fretcoach_desktop.audio.live",
+            "fretcoach_desktop.audio.demo",
+            "fretcoach_desktop.audio.player",
+            "fretcoach_desktop.coach.live",
+        ):
+            try:
+                importlib.import_module(name)
+            except Exception as exc:  # the session will say what is missing
+                log.debug("warm-up: %s: %s", name, exc)
+        config = self.services.config
+        if getattr(config, "online_coach", False):
+            try:
+                from fretcoach_desktop.coach.llm import make_chat_model
+
+                make_chat_model(config, purpose="live_coach")  # imports LangChain/OpenAI, builds a client
+                importlib.import_module("langchain_core.messages")
+            except Exception as exc:
+                log.debug("warm-up: the chat model: %s", exc)
+        tracer = getattr(self.services.coach, "tracer", None)
+        if tracer is not None and hasattr(tracer, "warm_up"):
+            tracer.warm_up()  # Opik, when tracing is on (its own thread)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
         if self.running:
@@ -862,6 +983,43 @@ class MainWindow(QMainWindow):
         self.prefs.save(self.services.config.data_dir)
         self.runner.shutdown(1000)
         super().closeEvent(event)
+
+
+class _HeldRunner:
+    """A :class:`TaskRunner` whose ``run`` calls wait until :meth:`release`."""
+
+    def __init__(self, runner: TaskRunner) -> None:
+        self._runner = runner
+        self._held: list[tuple[tuple, dict]] | None = []
+
+    def run(self, *args: Any, **kwargs: Any) -> None:
+        if self._held is None:
+            self._runner.run(*args, **kwargs)
+        else:
+            self._held.append((args, kwargs))
+
+    def release(self) -> None:
+        held, self._held = self._held or [], None
+        for args, kwargs in held:
+            self._runner.run(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._runner, name)
+
+
+class _FirstPaintWatch(QObject):
+    """Calls *callback* once, right after the window's first paint has been delivered."""
+
+    def __init__(self, window: QWidget, callback) -> None:
+        super().__init__(window)
+        self._window, self._callback = window, callback
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+        if event.type() == QEvent.Type.Paint:
+            self._window.removeEventFilter(self)
+            QTimer.singleShot(0, self._callback)
+        return False
 
 
 def snapshot_overflows(snap: Any) -> int:
