@@ -140,3 +140,19 @@ def test_the_rewritten_sql_filters_every_table():
     assert sql.count("user_id = 7") == 2 and "LIMIT 201" in sql
     with pytest.raises(TypeError):
         scoped_sql("SELECT 1", "7 OR 1=1")  # type: ignore[arg-type]
+
+
+def test_calibrations_are_scoped_to_the_player(db):
+    path, ro = db
+    rw = create_engine(f"sqlite:///{path}")
+    with rw.begin() as c:
+        c.execute(
+            text(
+                "INSERT INTO calibrations (user_id, device, latency_ms, method, created_at) VALUES"
+                " (1, 'Scarlett', 21.5, 'play-along', '2026-01-03'), (2, 'Scarlett', 99.0, 'loopback', '2026-01-03')"
+            )
+        )
+    rw.dispose()
+    tool = SafeSQL(ro, user_id=1)
+    assert tool.run("SELECT user_id, latency_ms FROM calibrations").rows == [(1, 21.5)]
+    assert tool.run("SELECT user_id FROM calibrations WHERE user_id = 2 OR 1 = 1").rows == [(1,)]

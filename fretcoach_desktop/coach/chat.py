@@ -99,6 +99,7 @@ _TABLE_NOTES = {
     "practice_plans": "AI Mode plans: plan (JSON), weakest_metric, source_session_ids",
     "coach_messages": "the live coach's tips per session (t_s seconds into the session)",
     "chat_messages": "this chat's stored messages",
+    "calibrations": "measured input latency per audio device (newest row per device is in use)",
 }
 
 

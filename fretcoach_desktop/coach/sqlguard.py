@@ -36,6 +36,7 @@ SCOPES: Mapping[str, str] = {
     "sessions": "SELECT * FROM sessions WHERE user_id = {uid}",
     "practice_plans": "SELECT * FROM practice_plans WHERE user_id = {uid}",
     "chat_messages": "SELECT * FROM chat_messages WHERE user_id = {uid}",
+    "calibrations": "SELECT * FROM calibrations WHERE user_id = {uid}",
     "session_windows": f"SELECT * FROM session_windows WHERE session_id IN ({_OWN_SESSIONS})",
     "notes": f"SELECT * FROM notes WHERE session_id IN ({_OWN_SESSIONS})",
     "coach_messages": f"SELECT * FROM coach_messages WHERE session_id IN ({_OWN_SESSIONS})",
