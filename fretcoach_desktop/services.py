@@ -90,6 +90,7 @@ class AudioService:
                 source = Capture(
                     request.device.index if request.device.index is not None else request.device.name,
                     channel=request.channel + 1,  # the window counts from 0, interfaces from 1
+                    sample_rate=getattr(request, "sample_rate", None),
                 )
             click = player = None
             if not request.monitor_only:
@@ -135,6 +136,7 @@ class AudioService:
             source = Capture(
                 request.device.index if request.device.index is not None else request.device.name,
                 channel=request.channel + 1,
+                sample_rate=request.sample_rate,
             )
             return CalibrationRun(
                 source,

@@ -71,3 +71,22 @@ def test_ai_mode_plan_is_stored_and_startable(services):
     assert 2 <= len(plan.exercises) <= 4
     assert all(e.bpm > 0 and e.key and e.scale for e in plan.exercises)
     assert store.store.latest_plan(store.user_id(config.user)).id == plan.practice_id
+
+
+def test_a_device_source_gets_the_rate_and_calibrated_latency_asked_for(isolated_env):
+    from fretcoach_desktop.ui.services import CalibrationRequest, InputDevice, ServiceError
+
+    audio = AudioService(load_config(), demo_take_path())
+    device = InputDevice(name="Scarlett 2i2 USB", kind="device", index=3, channels=2)
+    request = SourceRequest(
+        device=device, channel=1, exercise=ExerciseSettings(), latency_ms=27.5, sample_rate=48000, monitor_only=True
+    )
+    thread = audio.open_source(request)  # not started: no device is touched
+    assert thread.latency_ms == 27.5
+    assert thread.source.channel == 2 and thread.source._requested_rate == 48000
+
+    run = audio.open_calibration(CalibrationRequest(device=device, channel=0, sample_rate=96000, beats=8))
+    assert run.beats == 8 and run.thread.source._requested_rate == 96000 and run.thread.latency_ms == 0.0
+    demo = InputDevice(name="demo_take.flac", kind="demo", path=demo_take_path())
+    with pytest.raises(ServiceError, match="choose your input device"):
+        audio.open_calibration(CalibrationRequest(device=demo, channel=0))

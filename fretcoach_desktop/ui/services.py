@@ -121,6 +121,7 @@ class SourceRequest:
     click_muted: bool = False
     monitor_only: bool = False  # True: tuner/level only, no session is being recorded
     latency_ms: float = 0.0  # the device's calibrated input latency, subtracted from note times
+    sample_rate: int | None = None  # capture rate; None: the device's default
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +134,7 @@ class CalibrationRequest:
     bpm: float = 80.0
     beats: int = 16
     click_volume: float = 0.9
+    sample_rate: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
