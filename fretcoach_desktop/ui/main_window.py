@@ -11,7 +11,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, QSignalBlocker, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut, QShowEvent
@@ -40,7 +40,6 @@ from fretcoach_desktop.audio.theory import KEYS, SCALES
 from . import theme
 from .chat_panel import ChatPanel
 from .coach_bar import CoachBar
-from .dialogs import PlanDialog, SessionSummaryDialog
 from .fretboard import FretboardWidget
 from .history import HistoryView
 from .last_notes import LastNotesStrip
@@ -52,6 +51,9 @@ from .settings_dialog import SettingsDialog
 from .tuner import TunerWidget
 from .verdicts import build_summary
 from .workers import TaskRunner
+
+if TYPE_CHECKING:  # imported when first shown (after the first paint): not needed to draw the window
+    from .dialogs import PlanDialog, SessionSummaryDialog
 
 __all__ = ["MainWindow"]
 
@@ -631,6 +633,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("No notes were heard: the session was not saved.", 8000)
         if reason:
             self.coach_bar.show_message(reason)
+        from .dialogs import SessionSummaryDialog
+
         self.summary_dialog = SessionSummaryDialog(summary, self)
         self.summary_dialog.open()
         self.session_stopped.emit(summary)
@@ -787,6 +791,8 @@ class MainWindow(QMainWindow):
             self.coach_bar.show_message(f"AI Mode could not make a plan: {error}")
             self.statusBar().showMessage(f"AI Mode: {error}", 10000)
             return
+        from .dialogs import PlanDialog
+
         self.plan_dialog = PlanDialog(plan, self)
         self.plan_dialog.exercise_chosen.connect(self._start_plan_exercise)
         self.plan_dialog.open()
@@ -888,16 +894,17 @@ class MainWindow(QMainWindow):
     def _after_first_paint(self) -> None:
         """The window is on screen: now the work it did not need to draw itself."""
         self.first_painted.emit()
-        QTimer.singleShot(0, self, self._warm_glyphs)
+        QTimer.singleShot(0, self, self._warm_gui)
         if not self._deferred_start:
             return
         # One after the other, so a single pool thread competes with the GUI for the GIL.
         self.runner.run(self.services.audio.list_inputs, self._on_inputs_listed, owner=self)
 
-    def _warm_glyphs(self) -> None:
-        """Draw, once, the characters the live view will show, in each of its fonts: the first
-        use of a glyph (or of a fallback font, for ✓ ✗ ●) cost 10-60 ms in the middle of a
-        session. Painting them into a scratch image loads and caches them now."""
+    def _warm_gui(self) -> None:
+        """GUI-thread warm-up after the first paint: the dialogs' module, and the characters the
+        live view will show, drawn once in each of its fonts (the first use of a glyph, or of a
+        fallback font for ✓ ✗ ●, cost 10-60 ms in the middle of a session; painting them into
+        a scratch image loads and caches them now)."""
         from PySide6.QtGui import QImage, QPainter
 
         digits = "0123456789+-:.,—…%"
@@ -913,6 +920,9 @@ class MainWindow(QMainWindow):
             (self.beat.font(), "●"),
             (self.coach_bar.text.font(), "“”‘’abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" + digits),
         )
+        import importlib
+
+        importlib.import_module(f"{__package__}.dialogs")  # the session summary's, when Stop is pressed
         image = QImage(32, 32, QImage.Format.Format_ARGB32_Premultiplied)
         painter = QPainter(image)
         for font, text in samples:
