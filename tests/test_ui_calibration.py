@@ -88,3 +88,109 @@ def test_errors_are_shown_in_one_line(qtbot):
     dialog.toggle()
     assert dialog.run is None and "choose your input device" in dialog.outcome.text()
     assert dialog.start_button.text() == "Start again" and dialog.method.isEnabled()
+
+
+# --------------------------------------------------------------------------- in the window
+
+
+class DeviceAudio(FakeAudioService):
+    """An interface and the demo; sources are scripted, calibrations simulated (fast)."""
+
+    def __init__(self) -> None:
+        super().__init__(speed=0, calibration_latency_ms=19.0)
+        from fretcoach_desktop.ui.fakes import ScriptedSource
+
+        self.source = ScriptedSource()
+        self.requests = []
+
+    def list_inputs(self):
+        return [DEVICE, InputDevice(name="demo.flac", kind="demo")]
+
+    def open_source(self, request):
+        self.requests.append(request)
+        return self.source
+
+
+@pytest.fixture
+def window(qtbot):
+    from fretcoach_desktop.config import load_config
+    from fretcoach_desktop.ui.fakes import FakeCoach
+    from fretcoach_desktop.ui.main_window import MainWindow
+    from fretcoach_desktop.ui.prefs import UiPrefs
+    from fretcoach_desktop.ui.services import Services
+    from fretcoach_desktop.ui.settings_dialog import MemorySecretStore
+
+    store = InMemoryStore()
+    store.latencies[("default", DEVICE.name)] = 27.5
+    services = Services(
+        config=load_config(),
+        audio=DeviceAudio(),
+        store=store,
+        coach=FakeCoach(store, interval_s=3600),
+        secrets=MemorySecretStore(),
+    )
+    w = MainWindow(services, prefs=UiPrefs(sample_rate=48000))
+    qtbot.addWidget(w)
+    qtbot.waitUntil(lambda: w.latency_ms is not None, timeout=5000)
+    yield w
+    w.close()
+
+
+def test_the_window_uses_the_devices_stored_latency_and_rate(window):
+    assert window.latency_button.text() == "Latency 28 ms" and window.latency_button.isEnabled()
+    assert window.start_session()
+    request = window.services.audio.requests[-1]
+    assert request.latency_ms == 27.5 and request.sample_rate == 48000
+    assert not window.latency_button.isEnabled()  # no calibrating while a session runs
+    window.stop_session()
+
+
+def test_the_demo_has_no_latency_and_other_profiles_have_their_own(qtbot, window):
+    window.input.setCurrentIndex(1)  # the demo
+    window._on_input_activated(1)
+    assert not window.latency_button.isEnabled() and window.latency_ms is None
+    assert window.start_session()
+    request = window.services.audio.requests[-1]
+    assert request.latency_ms == 0.0 and request.sample_rate is None
+    window.stop_session()
+
+    window.input.setCurrentIndex(0)
+    window._on_input_activated(0)
+    qtbot.waitUntil(lambda: window.latency_ms == 27.5, timeout=5000)
+    window.switch_profile("ben")  # never calibrated
+    qtbot.waitUntil(lambda: window.latency_button.text() == "Calibrate\u2026", timeout=5000)
+    assert window.latency_ms is None
+
+
+def test_calibrating_from_the_window_stores_and_uses_the_new_value(qtbot, window):
+    window.latency_button.click()
+    dialog = window.calibration_dialog
+    assert dialog is not None and dialog.isVisible() and dialog.current.text() == "In use now: 28 ms"
+    dialog.toggle()
+    qtbot.waitUntil(lambda: dialog.save_button.isEnabled(), timeout=20000)
+    with qtbot.waitSignal(dialog.saved, timeout=5000):
+        dialog.save_button.click()
+    measured = dialog.result.latency_ms
+    assert measured == pytest.approx(19.0, abs=4.0)
+    assert window.latency_ms == measured and window.latency_button.text() == f"Latency {measured:.0f} ms"
+    assert window.services.store.device_latency("default", DEVICE.name) == measured
+    dialog.accept()
+    assert window.start_session()
+    assert window.services.audio.requests[-1].latency_ms == measured
+    window.stop_session()
+
+
+def test_the_sample_rate_is_a_setting_kept_in_the_ui_prefs(qtbot, window):
+    from fretcoach_desktop.ui.prefs import UiPrefs
+
+    window.open_settings()
+    dialog = window.settings_dialog
+    assert dialog.sample_rate.currentData() == 48000
+    dialog.sample_rate.setCurrentIndex(dialog.sample_rate.findData(96000))
+    with qtbot.waitSignal(dialog.saved, timeout=1000):
+        dialog._save()
+    assert window.prefs.sample_rate == 96000
+    assert UiPrefs.load(window.services.config.data_dir).sample_rate == 96000
+    assert window.start_session()
+    assert window.services.audio.requests[-1].sample_rate == 96000
+    window.stop_session()

@@ -90,6 +90,8 @@ class MainWindow(QMainWindow):
     inputs_listed = Signal()
     #: ``deferred_start`` only: inputs, profiles and the session's libraries are loaded
     settled = Signal()
+    #: the current device's stored latency was looked up (``latency_ms``; None: not calibrated)
+    latency_known = Signal()
 
     def __init__(
         self,
@@ -116,6 +118,8 @@ class MainWindow(QMainWindow):
         self.summary_dialog: SessionSummaryDialog | None = None
         self.plan_dialog: PlanDialog | None = None
         self.settings_dialog: SettingsDialog | None = None
+        self.calibration_dialog: Any = None
+        self.latency_ms: float | None = None  # the current device's calibrated latency (ms)
         self.frames_painted = 0  # snapshots painted (tests, diagnostics)
         self.ticks = 0
         self._last_snap: Any = None
@@ -190,6 +194,7 @@ class MainWindow(QMainWindow):
 
         if not deferred_start:
             self.runner.run(self.services.store.profiles, self._on_profiles, owner=self)
+            self.refresh_latency()
 
     # ------------------------------------------------------------------ construction
     @staticmethod
@@ -221,6 +226,10 @@ class MainWindow(QMainWindow):
         self.channel.setToolTip("Input channel the guitar is plugged into (interfaces often put it on In 1 or In 2)")
         self.channel.currentIndexChanged.connect(self._on_channel_changed)
         self._fill_channels()
+        self.latency_button = QToolButton()
+        self.latency_button.setObjectName("latencyButton")
+        self.latency_button.clicked.connect(self.open_calibration)
+        self._show_latency()
         self.level = LevelMeter()
         self.tuner_button = QToolButton()
         self.tuner_button.setText("Tuner")
@@ -242,6 +251,7 @@ class MainWindow(QMainWindow):
         row.addWidget(QLabel("Input"))
         row.addWidget(self.input)
         row.addWidget(self.channel)
+        row.addWidget(self.latency_button)
         row.addWidget(self.level, 1)
         row.addSpacing(8)
         row.addWidget(self.tuner_button)
@@ -471,10 +481,73 @@ class MainWindow(QMainWindow):
         if d is not None:
             self.prefs.input_device = d.name
         self._fill_channels()
+        self.refresh_latency()
 
     def _on_channel_changed(self, index: int) -> None:
         if index >= 0:
             self.prefs.input_channel = int(self.channel.itemData(index) or 0)
+
+    # ------------------------------------------------------------------ latency calibration
+    def _show_latency(self) -> None:
+        d = self.current_device()
+        button = self.latency_button
+        if d is None or d.kind != "device":
+            button.setText("Latency")
+            button.setEnabled(False)
+            button.setToolTip("Latency calibration is for audio interfaces (the demo and files have no delay)")
+            return
+        button.setEnabled(not self.running)
+        if self.latency_ms is None:
+            button.setText("Calibrate…")
+            button.setToolTip(f"{d.name} is not calibrated: measure its latency so notes line up with the click")
+        else:
+            button.setText(f"Latency {self.latency_ms:.0f} ms")
+            button.setToolTip(
+                f"{d.name}: {self.latency_ms:.1f} ms is taken out of every note time. Click to measure again."
+            )
+
+    def refresh_latency(self) -> None:
+        """Look up the current profile's stored latency for the current device (worker pool)."""
+        d, user = self.current_device(), self.user
+        self.latency_ms = None
+        self._show_latency()
+        lookup = getattr(self.services.store, "device_latency", None)
+        if d is None or d.kind != "device" or lookup is None:
+            return
+
+        def got(value: Any, error: BaseException | None) -> None:
+            if error is not None:
+                self.statusBar().showMessage(f"Could not read the device's latency: {error}", 8000)
+            elif self.current_device() == d and self.user == user:
+                self.latency_ms = value
+                self._show_latency()
+                self.latency_known.emit()
+
+        self.runner.run(lambda: lookup(user, d.name), got, owner=self)
+
+    def open_calibration(self) -> None:
+        d = self.current_device()
+        if d is None or d.kind != "device" or self.running:
+            return
+        from .calibration_dialog import CalibrationDialog
+
+        user, store = self.user, self.services.store
+
+        def save(result: Any, done: Any) -> None:
+            self.runner.run(lambda: store.save_calibration(user, d.name, result), lambda _r, err: done(err), owner=self)
+
+        def saved(value: float) -> None:
+            if self.current_device() == d and self.user == user:
+                self.latency_ms = value
+                self._show_latency()
+            self.statusBar().showMessage(f"{d.name}: latency {value:.0f} ms saved; note times now subtract it.", 8000)
+
+        dialog = CalibrationDialog(
+            self.services.audio, d, int(self.channel.currentData() or 0), self.latency_ms, save, self
+        )
+        dialog.saved.connect(saved)
+        self.calibration_dialog = dialog
+        dialog.open()
 
     def open_audio_file(self) -> None:
         """Pick a take and replay it through the live pipeline."""
@@ -521,6 +594,7 @@ class MainWindow(QMainWindow):
         if i >= 0:
             self.profile.setCurrentIndex(i)
         self._history_loaded = False
+        self.refresh_latency()
         self.history.set_sessions([])
         if self.tabs.currentWidget() is self.history:
             self.refresh_history()
@@ -554,6 +628,8 @@ class MainWindow(QMainWindow):
             a4_hz=self.services.config.a4_hz,
             click_volume=self.prefs.click_volume,
             click_muted=self.prefs.click_muted,
+            latency_ms=(self.latency_ms or 0.0) if device.kind == "device" else 0.0,
+            sample_rate=self.prefs.sample_rate if device.kind == "device" else None,
         )
         try:
             source = self.services.audio.open_source(request)
@@ -674,6 +750,7 @@ class MainWindow(QMainWindow):
         self.start_button.style().polish(self.start_button)
         for w in (*self._exercise_widgets, self.input, self.channel, self.profile):
             w.setEnabled(not running)
+        self._show_latency()
         if not running:
             self._fill_channels()
             self.session_label.setText("")
@@ -866,6 +943,7 @@ class MainWindow(QMainWindow):
             dev.name if dev else None,
             int(self.channel.currentData() or 0),
             self,
+            sample_rate=self.prefs.sample_rate,
         )
         self.settings_dialog.saved.connect(self._on_settings_saved)
         self.settings_dialog.open()
@@ -875,8 +953,10 @@ class MainWindow(QMainWindow):
         if not self.running:
             self.prefs.input_device = audio.get("input_device") or self.prefs.input_device
             self.prefs.input_channel = int(audio.get("input_channel") or 0)
+            self.prefs.sample_rate = audio.get("sample_rate")
             self._fill_inputs(select=self.prefs.input_device)
             self._fill_channels()
+            self.refresh_latency()
         self.prefs.save(config.data_dir)
         self._update_status()
         self.statusBar().showMessage("Settings saved. AI and database changes apply at the next start.", 8000)
@@ -938,6 +1018,7 @@ class MainWindow(QMainWindow):
         self.input.setEnabled(not self.running)
         if not self.running:
             self.apply_exercise(self._initial_exercise())  # the demo take brings its own
+        self.refresh_latency()
         self.inputs_ready = True
         self.inputs_listed.emit()
         if self._deferred_start:

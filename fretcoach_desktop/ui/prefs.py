@@ -1,4 +1,4 @@
-"""Small UI preferences (input device, channel, click volume, last exercise) in ``ui_state.json``.
+"""Small UI preferences (input device, channel, sample rate, click volume, last exercise) in ``ui_state.json``.
 
 They are not part of :class:`~fretcoach_desktop.config.Config` (which forbids unknown keys),
 so they live in their own file in the data directory. Secrets never go here.
@@ -21,6 +21,7 @@ FILE_NAME = "ui_state.json"
 class UiPrefs:
     input_device: str | None = None  # InputDevice.name last used
     input_channel: int = 0
+    sample_rate: int | None = None  # capture rate; None: the device's default
     click_volume: float = 0.6
     click_muted: bool = False
     exercise: dict = field(default_factory=dict)

@@ -162,10 +162,13 @@ def save_settings(
     return new
 
 
+SAMPLE_RATES = (44100, 48000, 88200, 96000)
+
 class SettingsDialog(QDialog):
     """Edit the settings; ``saved(Config, prefs)`` after a successful save."""
 
-    saved = Signal(object, object)  # new Config, {"input_device": str|None, "input_channel": int}
+    #: new Config, {"input_device": str|None, "input_channel": int, "sample_rate": int|None}
+    saved = Signal(object, object)
 
     def __init__(
         self,
@@ -175,6 +178,7 @@ class SettingsDialog(QDialog):
         current_device: str | None = None,
         current_channel: int = 0,
         parent: QWidget | None = None,
+        sample_rate: int | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
@@ -193,6 +197,12 @@ class SettingsDialog(QDialog):
         self.channel.setRange(1, 32)
         self.channel.setValue(current_channel + 1)
         self.channel.setToolTip("Which input of the interface the guitar is plugged into (1 = first)")
+        self.sample_rate = QComboBox()
+        self.sample_rate.addItem("Device default", None)
+        for rate in SAMPLE_RATES:
+            self.sample_rate.addItem(f"{rate / 1000:g} kHz", rate)
+        self.sample_rate.setCurrentIndex(max(0, self.sample_rate.findData(sample_rate)))
+        self.sample_rate.setToolTip("Capture rate (the analysis works the same at every rate)")
         self.a4 = QDoubleSpinBox()
         self.a4.setRange(400.0, 480.0)
         self.a4.setDecimals(1)
@@ -203,6 +213,7 @@ class SettingsDialog(QDialog):
         af = QFormLayout(audio)
         af.addRow("Input device", self.device)
         af.addRow("Input channel", self.channel)
+        af.addRow("Sample rate", self.sample_rate)
         af.addRow("A4 reference", self.a4)
 
         # OpenAI
@@ -322,5 +333,12 @@ class SettingsDialog(QDialog):
             self.error.show()
             return
         self.new_config = new
-        self.saved.emit(new, {"input_device": self.device.currentData(), "input_channel": self.channel.value() - 1})
+        self.saved.emit(
+            new,
+            {
+                "input_device": self.device.currentData(),
+                "input_channel": self.channel.value() - 1,
+                "sample_rate": self.sample_rate.currentData(),
+            },
+        )
         self.accept()
