@@ -38,6 +38,11 @@ __all__ = ["AudioPlayer", "ClickTrack", "resample"]
 log = logging.getLogger(__name__)
 
 FALLBACK_RATE = 48000
+#: PortAudio's output latency hint. Not "low": a click only has to be steady, not early (the
+#: gap between the click and the capture is measured, see clock.py), and with a small buffer
+#: a busy process (the GUI painting, an import) made PulseAudio's output underflow, after
+#: which it grew its buffer mid-session and every later click came ~20 ms later.
+OUTPUT_LATENCY = "high"
 
 
 # --------------------------------------------------------------------------- click track
@@ -415,7 +420,7 @@ class AudioPlayer:
                 samplerate=self.sample_rate,
                 channels=channels,
                 dtype="float32",
-                latency="low",
+                latency=OUTPUT_LATENCY,
                 callback=self._callback,
             )
             stream.start()
