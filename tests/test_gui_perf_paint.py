@@ -24,7 +24,7 @@ from fretcoach_desktop.ui.level_meter import LevelMeter  # noqa: E402
 from fretcoach_desktop.ui.main_window import MainWindow  # noqa: E402
 from fretcoach_desktop.ui.metrics_panel import Sparkline  # noqa: E402
 from fretcoach_desktop.ui.prefs import UiPrefs  # noqa: E402
-from fretcoach_desktop.ui.services import ExerciseSettings, InputDevice, Services  # noqa: E402
+from fretcoach_desktop.ui.services import CoachTip, ExerciseSettings, InputDevice, Services  # noqa: E402
 from fretcoach_desktop.ui.settings_dialog import MemorySecretStore  # noqa: E402
 
 
@@ -110,6 +110,24 @@ def test_the_live_view_repaints_without_relaying_out_the_window(qtbot, window):
     assert len(texts) == 12  # the labels really changed every time
     assert len(window.last_notes.verdicts()) == 6
     assert counter.count == 0
+
+
+def test_a_coach_tip_arriving_mid_session_does_not_relayout_the_window(qtbot, window):
+    assert window.start_session()
+    qtbot.wait(100)
+    counter = LayoutRequests()
+    app = QApplication.instance()
+    app.installEventFilter(counter)
+    try:
+        window.tip_received.emit(CoachTip(text="Keep your picking hand loose on the upbeats.", id=1))
+        qtbot.waitUntil(lambda: "picking hand" in window.coach_bar.text.text(), timeout=2000)
+        window.coach_bar.show_message("A longer note from the app, " * 6)
+        qtbot.wait(100)
+    finally:
+        app.removeEventFilter(counter)
+    assert window.coach_bar.up.isEnabled() is False  # a message is not rateable
+    assert counter.count == 0
+    window.coach_bar.text.grab()  # paints (word-wrapped, clipped to its two lines)
 
 
 def test_theme_colours_follow_the_palette(qapp):

@@ -2,12 +2,53 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
 
 from .services import CoachTip
 
-__all__ = ["CoachBar"]
+__all__ = ["CoachBar", "TipText"]
+
+
+class TipText(QWidget):
+    """Two lines of word-wrapped text whose changes never re-lay out the window.
+
+    A QLabel asks every layout up to the window to recompute on each ``setText``, and the
+    main window then repaints all of itself (a 10-30 ms stall each time a tip arrived
+    mid-session). This widget has a constant size hint and just repaints.
+    """
+
+    LINES = 2
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._text = text
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setFixedHeight(self.LINES * self.fontMetrics().lineSpacing() + 4)
+        self.setAccessibleName(text)
+
+    def text(self) -> str:
+        return self._text
+
+    def setText(self, text: str) -> None:  # noqa: N802 - QLabel's name
+        if text != self._text:
+            self._text = text
+            self.setAccessibleName(text)
+            self.update()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        return QSize(400, self.height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        return QSize(120, self.height())
+
+    def paintEvent(self, _event) -> None:  # noqa: N802 - Qt API
+        p = QPainter(self)
+        p.setPen(self.palette().color(QPalette.ColorRole.WindowText))
+        flags = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap
+        p.drawText(self.contentsRect(), flags, self._text)
+        p.end()
 
 
 class CoachBar(QFrame):
@@ -21,12 +62,7 @@ class CoachBar(QFrame):
         self.tip: CoachTip | None = None
         self.title = QLabel("Coach")
         self.title.setObjectName("sectionTitle")
-        self.text = QLabel("Start a session: a tip arrives every 30 seconds of playing.")
-        self.text.setWordWrap(True)
-        self.text.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        # Room for two lines, always: a tip arriving mid-session then only repaints the label
-        # instead of resizing the bar and repainting the whole window under it.
-        self.text.setFixedHeight(2 * self.text.fontMetrics().lineSpacing() + 4)
+        self.text = TipText("Start a session: a tip arrives every 30 seconds of playing.")
         self.up = QToolButton()
         self.up.setText("+")
         self.up.setToolTip("This tip helped")
