@@ -164,6 +164,7 @@ def save_settings(
 
 SAMPLE_RATES = (44100, 48000, 88200, 96000)
 
+
 class SettingsDialog(QDialog):
     """Edit the settings; ``saved(Config, prefs)`` after a successful save."""
 
