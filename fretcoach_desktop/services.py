@@ -475,6 +475,35 @@ class CoachService:
         self._summary = threading.Thread(target=finish, name="fretcoach-coach-summary", daemon=True)
         self._summary.start()
 
+    def warm_up(self) -> None:
+        """Import what pressing Start and the first tip need (worker pool, after the window
+        shows), so that neither happens while a session plays: LangChain + OpenAI cost
+        ~1-2 s of CPU, and an import beside the GUI thread holds the GIL and sets off long
+        garbage collections. Failures are left for the session to report."""
+        import importlib
+
+        for name in (
+            "fretcoach_desktop.audio.live",
+            "fretcoach_desktop.audio.demo",
+            "fretcoach_desktop.audio.player",
+            "fretcoach_desktop.audio.calibration",
+            "fretcoach_desktop.coach.live",
+        ):
+            try:
+                importlib.import_module(name)
+            except Exception as exc:  # noqa: BLE001
+                log.debug("warm-up: %s: %s", name, exc)
+        if self.online:
+            try:
+                from fretcoach_desktop.coach.llm import make_chat_model
+
+                make_chat_model(self.config, purpose="live_coach")  # imports LangChain/OpenAI, builds a client
+                importlib.import_module("langchain_core.messages")
+            except Exception as exc:  # noqa: BLE001
+                log.debug("warm-up: the chat model: %s", exc)
+        if self.tracer is not None and hasattr(self.tracer, "warm_up"):
+            self.tracer.warm_up()  # Opik, when tracing is on (its own thread)
+
     def drain(self, timeout: float = 1.0) -> None:
         """On quit: give the session summary up to ``timeout`` s to reach the store."""
         summary = getattr(self, "_summary", None)

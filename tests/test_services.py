@@ -90,3 +90,25 @@ def test_a_device_source_gets_the_rate_and_calibrated_latency_asked_for(isolated
     demo = InputDevice(name="demo_take.flac", kind="demo", path=demo_take_path())
     with pytest.raises(ServiceError, match="choose your input device"):
         audio.open_calibration(CalibrationRequest(device=demo, channel=0))
+
+
+def test_the_coach_warms_up_what_a_session_needs(isolated_env, monkeypatch):
+    import importlib
+
+    imported, calls = [], []
+    real = importlib.import_module
+
+    def recording(name, *args):
+        imported.append(name)
+        return real(name, *args)
+
+    class Tracer:
+        def warm_up(self) -> None:
+            calls.append("tracer")
+
+    monkeypatch.setattr(importlib, "import_module", recording)
+    coach = CoachService(load_config(), StoreService(lambda: None), tracer=Tracer(), user=lambda: "default")
+    coach.warm_up()
+    assert {"fretcoach_desktop.coach.live", "fretcoach_desktop.audio.calibration"} <= set(imported)
+    assert "langchain_core.messages" not in imported  # offline: no LangChain
+    assert calls == ["tracer"]

@@ -1032,34 +1032,10 @@ class MainWindow(QMainWindow):
             self.runner.run(self.services.store.profiles, profiles, owner=self)
 
     def _warm_up(self) -> None:
-        """Worker pool: import what pressing Start and the coach's first tip need, so that
-        neither happens while a session plays (LangChain + OpenAI cost ~1-2 s of CPU, and
-        an import running beside the GUI thread holds the GIL and sets off long garbage
-        collections)."""
-        import importlib
-
-        for name in (
-            "fretcoach_desktop.audio.live",
-            "fretcoach_desktop.audio.demo",
-            "fretcoach_desktop.audio.player",
-            "fretcoach_desktop.coach.live",
-        ):
-            try:
-                importlib.import_module(name)
-            except Exception as exc:  # the session will say what is missing
-                log.debug("warm-up: %s: %s", name, exc)
-        config = self.services.config
-        if getattr(config, "online_coach", False):
-            try:
-                from fretcoach_desktop.coach.llm import make_chat_model
-
-                make_chat_model(config, purpose="live_coach")  # imports LangChain/OpenAI, builds a client
-                importlib.import_module("langchain_core.messages")
-            except Exception as exc:
-                log.debug("warm-up: the chat model: %s", exc)
-        tracer = getattr(self.services.coach, "tracer", None)
-        if tracer is not None and hasattr(tracer, "warm_up"):
-            tracer.warm_up()  # Opik, when tracing is on (its own thread)
+        """Worker pool: the coach service imports what a session and its first tip need."""
+        warm_up = getattr(self.services.coach, "warm_up", None)
+        if warm_up is not None:
+            warm_up()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
         if self.running:
