@@ -28,6 +28,9 @@ from fretcoach_desktop.config import Config
 log = logging.getLogger(__name__)
 
 CHECKPOINT_S = 5.0
+#: capture block when only the level meter and the tuner run (23 ms at 44.1 kHz; a session
+#: uses capture.DEFAULT_BLOCKSIZE, 5.8 ms, so that notes are reported as soon as possible)
+MONITOR_BLOCKSIZE = 1024
 
 
 def _ui():  # the protocol value types live beside the window, but are Qt-free
@@ -85,12 +88,14 @@ class AudioService:
                     request.device.path, speed=self.replay_speed, loop=request.device.kind == "demo"
                 )
             else:
-                from fretcoach_desktop.audio.capture import Capture
+                from fretcoach_desktop.audio.capture import DEFAULT_BLOCKSIZE, Capture
 
                 source = Capture(
                     request.device.index if request.device.index is not None else request.device.name,
                     channel=request.channel + 1,  # the window counts from 0, interfaces from 1
                     sample_rate=getattr(request, "sample_rate", None),
+                    # the monitor (level, tuner) needs no low latency: bigger blocks, less CPU
+                    blocksize=MONITOR_BLOCKSIZE if request.monitor_only else DEFAULT_BLOCKSIZE,
                 )
             click = player = None
             if not request.monitor_only:

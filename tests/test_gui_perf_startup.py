@@ -91,13 +91,17 @@ def test_the_window_is_painted_before_the_heavy_libraries_load_then_they_load(tm
 class CountingAudio:
     def __init__(self) -> None:
         self.listed = 0
+        self.opened = []
 
     def list_inputs(self):
         self.listed += 1
         return [InputDevice(name="Scarlett 2i2", kind="device", index=3, channels=2), InputDevice("demo.flac", "demo")]
 
-    def open_source(self, request):  # pragma: no cover - not started here
-        raise AssertionError("not expected")
+    def open_source(self, request):  # the input monitor (level meter, tuner) once inputs are known
+        from fretcoach_desktop.ui.fakes import ScriptedSource
+
+        self.opened.append(request)
+        return ScriptedSource()
 
 
 class CountingStore(InMemoryStore):
@@ -131,6 +135,7 @@ def test_deferred_start_lists_inputs_and_profiles_after_the_first_paint(qtbot):
     assert audio.listed == 1 and store.asked == 1
     assert window.inputs_ready and window.input.isEnabled()
     assert window.input.currentText() == "Scarlett 2i2"
+    assert [r.monitor_only for r in audio.opened] == [True] and window.monitoring  # after the inputs, not before
     assert [window.profile.itemText(i) for i in range(window.profile.count())][:2] == ["default", "ana"]
     window.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,9 @@ def test_a_device_source_gets_the_rate_and_calibrated_latency_asked_for(isolated
     thread = audio.open_source(request)  # not started: no device is touched
     assert thread.latency_ms == 27.5
     assert thread.source.channel == 2 and thread.source._requested_rate == 48000
+    assert thread.source.blocksize == 1024  # monitoring only: bigger blocks, less CPU
+    session = audio.open_source(replace(request, monitor_only=False))
+    assert session.source.blocksize == 256 and session.latency_ms == 27.5
 
     run = audio.open_calibration(CalibrationRequest(device=device, channel=0, sample_rate=96000, beats=8))
     assert run.beats == 8 and run.thread.source._requested_rate == 96000 and run.thread.latency_ms == 0.0

@@ -131,6 +131,8 @@ def window(qtbot):
     )
     w = MainWindow(services, prefs=UiPrefs(sample_rate=48000))
     qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
     qtbot.waitUntil(lambda: w.latency_ms is not None, timeout=5000)
     yield w
     w.close()
@@ -194,3 +196,50 @@ def test_the_sample_rate_is_a_setting_kept_in_the_ui_prefs(qtbot, window):
     assert window.start_session()
     assert window.services.audio.requests[-1].sample_rate == 96000
     window.stop_session()
+
+
+# --------------------------------------------------------------------------- the input monitor
+
+
+def test_the_interface_is_monitored_for_level_and_tuner_before_and_after_a_session(qtbot, window):
+    from fretcoach_desktop.audio.types import Note
+    from fretcoach_desktop.ui.fakes import TunerReading, UiSnapshot
+
+    audio, source = window.services.audio, window.services.audio.source
+    window._on_input_activated(0)  # the interface is chosen: the monitor opens
+    assert window.monitoring and not window.running
+    request = audio.requests[-1]
+    assert request.monitor_only and request.sample_rate == 48000 and request.channel == 0
+    assert window.audio_status.text().startswith("44.1 kHz")
+    window.channel.setCurrentIndex(1)  # the guitar is on In 2: the monitor follows
+    assert window.monitoring and audio.requests[-1].channel == 1 and audio.requests[-1].monitor_only
+
+    window.set_tuner_visible(True)
+    note = Note(1.0, 1.03, 40, "E2", 3.0, True, 1.0, 0.0)
+    source.publish(
+        UiSnapshot(level_peak_dbfs=-6.0, level_rms_dbfs=-18.0, tuner=TunerReading("E2", -4.0, 82.2), notes=(note,))
+    )
+    window._tick()
+    assert window.level.peak_db == -6.0 and window.tuner.note == "E2" and window.tuner.cents == -4.0
+    assert window.last_notes._shown == ()  # tuning is not judged: no notes, no metrics
+
+    stopped = source.stopped
+    assert window.start_session()  # the session takes the input over...
+    assert source.stopped == stopped + 1 and not audio.requests[-1].monitor_only and not window.monitoring
+    window.stop_session()
+    assert window.monitoring and audio.requests[-1].monitor_only  # ...and gives it back
+
+    window.latency_button.click()  # the calibration records from the same input
+    assert not window.monitoring
+    window.calibration_dialog.reject()
+    qtbot.waitUntil(lambda: window.monitoring, timeout=2000)
+
+    source.publish(UiSnapshot(error="no audio from Scarlett 2i2 USB for 2 s: is the device still connected?"))
+    window._tick()
+    assert not window.monitoring and "is the device still connected" in window.statusBar().currentMessage()
+    qtbot.wait(50)
+    assert not window.monitoring  # a lost device is not reopened behind the player's back
+
+    window.input.setCurrentIndex(1)  # the demo: nothing to monitor
+    window._on_input_activated(1)
+    assert not window.monitoring

@@ -70,6 +70,7 @@ NOISE_HF_GAIN = 3.0  # ...and raises the energy above 3 kHz at least this much
 NOTE_MAX_S = 2.0  # cents are measured over at most this much of a note
 NOTE_SILENT_S = 0.12  # unpitched this long: the note has ended
 LEGATO_FRAMES = 3  # a new stable pitch held over this many measured frames, no attack
+TUNER_SILENT_POWER = 1e-7  # mean square below which the tuner does not even look (-70 dBFS)
 
 
 @dataclass(slots=True)
@@ -225,6 +226,8 @@ class StreamingAnalyzer:
         if self._pitch.end < span:
             return None
         x = self._pitch.view(self._pitch.end - span, self._pitch.end)
+        if float(np.dot(x, x)) < TUNER_SILENT_POWER * x.size:
+            return None  # nothing to tune (below -70 dBFS): skip YIN, the input is usually idle
         freq, aper, power = self.yin.estimate_arrays(x[None, :])
         if aper[0] >= PERIODIC or power[0] <= QUIET * (self._power_floor or 0.0):
             return None

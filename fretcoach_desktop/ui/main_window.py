@@ -480,12 +480,58 @@ class MainWindow(QMainWindow):
         d = self.current_device()
         if d is not None:
             self.prefs.input_device = d.name
+        self.stop_monitor()
         self._fill_channels()
         self.refresh_latency()
+        self.start_monitor()
 
     def _on_channel_changed(self, index: int) -> None:
         if index >= 0:
             self.prefs.input_channel = int(self.channel.itemData(index) or 0)
+            if self.monitoring:
+                self.stop_monitor()
+                self.start_monitor()
+
+    # ------------------------------------------------------------------ input monitor
+    @property
+    def monitoring(self) -> bool:
+        """The input is open for the level meter and the tuner only (no session)."""
+        return self.source is not None and self.session is None
+
+    def start_monitor(self) -> None:
+        """Open the audio interface for the level meter and the tuner while no session runs,
+        so the gain can be set and the guitar tuned before playing. Not for the demo or
+        files (nothing to set up), nor while a calibration has the input."""
+        d = self.current_device()
+        if self.running or self.source is not None or d is None or d.kind != "device" or not self.inputs_ready:
+            return
+        if self.calibration_dialog is not None and self.calibration_dialog.isVisible():
+            return
+        request = SourceRequest(
+            device=d,
+            channel=int(self.channel.currentData() or 0),
+            exercise=self.exercise(),
+            a4_hz=self.services.config.a4_hz,
+            monitor_only=True,
+            sample_rate=self.prefs.sample_rate,
+        )
+        try:
+            source = self.services.audio.open_source(request)
+            source.start()
+        except (ServiceError, OSError, ValueError) as exc:
+            self.statusBar().showMessage(f"{d.name}: {exc}", 10000)
+            return
+        self.source = source
+        self._last_snap = None
+        self._update_status()
+
+    def stop_monitor(self) -> None:
+        if self.monitoring:
+            self._stop_source()
+            self._last_snap = None
+            self.level.reset()
+            self.tuner.set_reading(None)
+            self._update_status()
 
     # ------------------------------------------------------------------ latency calibration
     def _show_latency(self) -> None:
@@ -531,6 +577,7 @@ class MainWindow(QMainWindow):
             return
         from .calibration_dialog import CalibrationDialog
 
+        self.stop_monitor()  # the calibration records from the same input
         user, store = self.user, self.services.store
 
         def save(result: Any, done: Any) -> None:
@@ -546,6 +593,7 @@ class MainWindow(QMainWindow):
             self.services.audio, d, int(self.channel.currentData() or 0), self.latency_ms, save, self
         )
         dialog.saved.connect(saved)
+        dialog.finished.connect(lambda _code: QTimer.singleShot(0, self.start_monitor))
         self.calibration_dialog = dialog
         dialog.open()
 
@@ -637,6 +685,7 @@ class MainWindow(QMainWindow):
         except (ServiceError, OSError, ValueError) as exc:
             self.coach_bar.show_message(f"Could not start: {exc}")
             self.statusBar().showMessage(str(exc), 10000)
+            self.start_monitor()
             return False
         self.source = source
         self.session = _Session(exercise=ex, device=device, started=time.monotonic())
@@ -709,6 +758,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("No notes were heard: the session was not saved.", 8000)
         if reason:
             self.coach_bar.show_message(reason)
+        if snap is None or not snap.error:  # a lost device is not reopened behind the player's back
+            self.start_monitor()
         from .dialogs import SessionSummaryDialog
 
         self.summary_dialog = SessionSummaryDialog(summary, self)
@@ -776,7 +827,11 @@ class MainWindow(QMainWindow):
         if snap is None or snap is self._last_snap:
             return
         self._paint(snap)
-        if snap.error:
+        if self.session is None:
+            if snap.error:  # the monitor lost its device
+                self.stop_monitor()
+                self.statusBar().showMessage(f"Input stopped: {snap.error}", 15000)
+        elif snap.error:
             self.stop_session(reason=f"Input stopped: {snap.error}. Your session was saved; press Start to go on.")
         elif not snap.running and self.session is not None:
             self.stop_session(reason="The input ended.")
@@ -787,6 +842,8 @@ class MainWindow(QMainWindow):
         self.level.set_level(snap.level_rms_dbfs, snap.level_peak_dbfs, snap.clipping)
         if self.tuner_frame.isVisible():
             self.tuner.set_reading(snap.tuner)
+        if self.session is None:
+            return  # monitoring: level and tuner only, nothing is being judged
         notes = snap.notes
         if len(notes) < self._notes_seen:
             self._notes_seen = 0
@@ -1020,6 +1077,7 @@ class MainWindow(QMainWindow):
             self.apply_exercise(self._initial_exercise())  # the demo take brings its own
         self.refresh_latency()
         self.inputs_ready = True
+        self.start_monitor()
         self.inputs_listed.emit()
         if self._deferred_start:
 
@@ -1043,6 +1101,7 @@ class MainWindow(QMainWindow):
             if self.summary_dialog is not None:
                 self.summary_dialog.close()
         self.timer.stop()
+        self._stop_source()  # the monitor
         try:
             self.services.coach.stop_live()
         except Exception:
