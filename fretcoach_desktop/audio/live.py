@@ -17,11 +17,12 @@ Thread shape (DESIGN.md, "Threads")::
 * Stream time is the engine's clock: t = 0 is the first captured sample. The metronome
   grid starts at the first click (count-in included): when the click plays on a device
   while a device records, the gap between the two streams' starts is measured from their
-  callback clocks (:mod:`.clock`; the first second of the stream, then fixed) and reported
-  as ``click_offset_ms``. That gap plus the per-device input latency (``latency_ms``, from
-  calibration) is subtracted from every note and noise-event time the snapshot reports,
-  and the grid offsets are recomputed from the shifted onsets; the engine itself is not
-  touched. File sources and sessions without a click have no gap (0).
+  callback clocks (:mod:`.clock`; re-estimated until the count-in ends, at least 1 s and
+  at most 5 s into the stream, then fixed) and reported as ``click_offset_ms``. That gap
+  plus the per-device input latency (``latency_ms``, from calibration) is subtracted from
+  every note and noise-event time the snapshot reports, and the grid offsets are
+  recomputed from the shifted onsets; the engine itself is not touched. File sources and
+  sessions without a click have no gap (0).
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 Records from an audio input (or replays a file through the live path), runs the same
 :class:`~fretcoach_desktop.audio.live.AnalysisThread` as the window, and prints the same
 result as ``fretcoach analyze`` (``--json``: the same JSON object). Times are stream
-seconds: t = 0 is the first captured sample, where the metronome grid starts.
+seconds: t = 0 is the first captured sample, where the metronome grid starts; with
+``--click`` the click is played and t = 0 is its first click as heard (the gap between the
+two audio streams and the device's calibrated latency are taken out of every note time).
 
 Stop it with ``--seconds N`` or Ctrl-C; either way the result so far is printed. A device
 lost mid-way prints the result so far, then the error (exit status 1).
