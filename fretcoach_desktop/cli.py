@@ -154,7 +154,7 @@ def _save_listen(run: Any) -> None:
         sid = store.save_analysis(
             user.id, run.result, key=run.key, scale=run.scale, bpm=run.bpm, subdivision=run.subdivision,
             source="file" if run.device.startswith("file") else "live", audio_device=run.device,
-            started_at=run.started_at,
+            started_at=run.started_at, latency_ms=run.latency_ms,
         )  # fmt: skip
     print(f"saved as session {sid} of profile '{config.user}'", file=sys.stderr)
 

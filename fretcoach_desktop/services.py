@@ -212,7 +212,7 @@ class StoreService:
     def add_profile(self, name: str) -> None:
         self.user_id(name)
 
-    def start_session(self, user: str, exercise: Any, device: str) -> int:
+    def start_session(self, user: str, exercise: Any, device: str, latency_ms: float = 0.0) -> int:
         uid = self.user_id(user)
         source = "demo" if device.startswith("Demo:") else "file" if device.startswith("File:") else "live"
         future = self.writer.submit(
@@ -224,6 +224,7 @@ class StoreService:
             subdivision=exercise.subdivision,
             source=source,
             audio_device=device,
+            latency_ms=latency_ms,
         )
         return future.result(timeout=30)
 

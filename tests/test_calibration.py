@@ -297,3 +297,18 @@ def test_calibrate_command_refuses_to_store_what_it_cannot_trust(replayed_device
     assert "only 0 of 16 clicks" in capsys.readouterr().err
     assert cli.main(["calibrate", "--bpm", "500"]) == 2
     assert "--bpm must be from 30 to 200" in capsys.readouterr().err
+
+
+def test_a_session_records_the_latency_its_note_times_had_subtracted(store):
+    from fretcoach_desktop.audio.types import AnalysisResult, Metrics
+
+    uid = store.ensure_user("ana").id
+    live = store.start_session(uid, key="A", scale="minor", bpm=96, audio_device="Scarlett 2i2 USB", latency_ms=27.5)
+    take = store.save_analysis(uid, AnalysisResult((), (), Metrics(None, None, None, None), 3.0, 44100), key="A",
+                               scale="minor", bpm=96)  # fmt: skip
+    assert store.finish_session(live, duration_s=10.0).latency_ms == 27.5
+    rows = {s.session_id: s for s in store.history(uid)}
+    assert rows[live].latency_ms == 27.5 and rows[take].latency_ms is None
+    assert rows[live].to_json()["latency_ms"] == 27.5
+    with pytest.raises(ValueError, match="latency_ms"):
+        store.start_session(uid, key="A", scale="minor", bpm=96, latency_ms=float("nan"))

@@ -116,3 +116,11 @@ def test_the_coach_warms_up_what_a_session_needs(isolated_env, monkeypatch):
     assert {"fretcoach_desktop.coach.live", "fretcoach_desktop.audio.calibration"} <= set(imported)
     assert "langchain_core.messages" not in imported  # offline: no LangChain
     assert calls == ["tracer"]
+
+
+def test_the_window_store_records_the_sessions_latency(services):
+    config, _audio, store, _coach = services
+    sid = store.start_session(config.user, ExerciseSettings(), "Scarlett 2i2 USB", 31.0)
+    uid = store.user_id(config.user)
+    (row,) = [s for s in store.store.history(uid, include_in_progress=True) if s.session_id == sid]
+    assert row.latency_ms == 31.0 and row.audio_device == "Scarlett 2i2 USB" and row.source == "live"

@@ -155,6 +155,8 @@ class Session(Base):
     audio_device: Mapped[str | None] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(8), default="live")
     status: Mapped[str] = mapped_column(String(12), default="in_progress")
+    #: input latency (ms) subtracted from the note times (calibration); since revision 0003
+    latency_ms: Mapped[float | None] = mapped_column(Float)
 
 
 class SessionWindow(Base):

@@ -47,6 +47,7 @@ HISTORY_FIELDS: tuple[str, ...] = (
     "notes_played",
     *METRIC_NAMES,
     "status",
+    "latency_ms",
 )
 
 
@@ -127,6 +128,7 @@ class SessionSummary:
     audio_device: str | None
     source: str
     status: str
+    latency_ms: float | None = None  # input latency subtracted from the note times
 
     @property
     def metrics(self) -> Metrics:
@@ -154,6 +156,7 @@ class SessionSummary:
             "timing_stability": _r(self.timing_stability),
             "noise_control": _r(self.noise_control),
             "status": self.status,
+            "latency_ms": _r(self.latency_ms),
         }
 
 

@@ -225,29 +225,13 @@ class Store:
         source: str = "live",
         audio_device: str | None = None,
         started_at: datetime | None = None,
+        latency_ms: float | None = None,
     ) -> int:
         """Create an ``in_progress`` session and return its id."""
-        if source not in m.SESSION_SOURCES:
-            raise ValueError(f"source must be one of {', '.join(m.SESSION_SOURCES)}")
-        _check_finite("bpm", bpm, minimum=0)
         started = _aware(started_at)
+        row = _new_session(user_id, key, scale, bpm, subdivision, source, audio_device, started, started, latency_ms)
         with self._write() as session:
             self._require_user(session, user_id)
-            row = m.Session(
-                user_id=user_id,
-                started_at=started,
-                checkpointed_at=started,
-                key=key,
-                scale=scale,
-                bpm=float(bpm),
-                subdivision=int(subdivision),
-                notes_played=0,
-                noise_events=0,
-                duration_s=0.0,
-                audio_device=audio_device,
-                source=source,
-                status="in_progress",
-            )
             session.add(row)
             session.flush()
             return row.id
@@ -322,30 +306,15 @@ class Store:
         audio_device: str | None = None,
         started_at: datetime | None = None,
         window_s: float = WINDOW_S,
+        latency_ms: float | None = None,
     ) -> int:
         """Store an analyzed take as one complete session (30 s windows, every note); its id."""
-        if source not in m.SESSION_SOURCES:
-            raise ValueError(f"source must be one of {', '.join(m.SESSION_SOURCES)}")
         ended = m.utcnow()
         started = _aware(started_at) if started_at else ended - timedelta(seconds=max(0.0, result.duration_s))
+        row = _new_session(user_id, key, scale, bpm, subdivision, source, audio_device, started, ended, latency_ms)
         windows = windows_for(result.notes, result.noise_events, result.duration_s, window_s)
         with self._write() as session:
             self._require_user(session, user_id)
-            row = m.Session(
-                user_id=user_id,
-                started_at=started,
-                checkpointed_at=ended,
-                key=key,
-                scale=scale,
-                bpm=float(bpm),
-                subdivision=int(subdivision),
-                notes_played=0,
-                noise_events=0,
-                duration_s=0.0,
-                audio_device=audio_device,
-                source=source,
-                status="in_progress",
-            )
             session.add(row)
             session.flush()
             self._save_progress(session, row, windows, result.notes, result.duration_s, result.metrics, fresh=True)
@@ -838,6 +807,41 @@ def _user(row: m.User) -> UserInfo:
     return UserInfo(row.id, row.name, row.created_at)
 
 
+def _new_session(
+    user_id: int,
+    key: str,
+    scale: str,
+    bpm: float,
+    subdivision: int,
+    source: str,
+    audio_device: str | None,
+    started: datetime,
+    checkpointed: datetime,
+    latency_ms: float | None,
+) -> m.Session:
+    """A new ``in_progress`` session row (live sessions and analyzed takes alike)."""
+    if source not in m.SESSION_SOURCES:
+        raise ValueError(f"source must be one of {', '.join(m.SESSION_SOURCES)}")
+    _check_finite("bpm", bpm, minimum=0)
+    _check_finite("latency_ms", latency_ms)
+    return m.Session(
+        user_id=user_id,
+        started_at=started,
+        checkpointed_at=checkpointed,
+        key=key,
+        scale=scale,
+        bpm=float(bpm),
+        subdivision=int(subdivision),
+        notes_played=0,
+        noise_events=0,
+        duration_s=0.0,
+        audio_device=audio_device,
+        source=source,
+        status="in_progress",
+        latency_ms=None if latency_ms is None else float(latency_ms),
+    )
+
+
 def _summary(row: m.Session) -> SessionSummary:
     return SessionSummary(
         session_id=row.id,
@@ -858,6 +862,7 @@ def _summary(row: m.Session) -> SessionSummary:
         audio_device=row.audio_device,
         source=row.source,
         status=row.status,
+        latency_ms=row.latency_ms,
     )
 
 

@@ -315,7 +315,7 @@ class InMemoryStore:
         if name not in self._profiles:
             self._profiles.append(name)
 
-    def start_session(self, user: str, exercise: ExerciseSettings, device: str) -> int:
+    def start_session(self, user: str, exercise: ExerciseSettings, device: str, latency_ms: float = 0.0) -> int:
         time.sleep(self.delay_s)
         with self.lock:
             sid = next(self._ids)

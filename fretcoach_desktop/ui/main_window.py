@@ -701,7 +701,7 @@ class MainWindow(QMainWindow):
         session = self.session
         self.coach_bar.show_message("Listening… the coach speaks up after 30 seconds of playing.")
         self.runner.run(
-            lambda: self.services.store.start_session(self.user, ex, device.label),
+            lambda: self.services.store.start_session(self.user, ex, device.label, request.latency_ms),
             lambda sid, err: self._on_session_created(session, sid, err),
             owner=self,
         )

@@ -277,8 +277,8 @@ class SessionStore(Protocol):
 
     def profiles(self) -> list[str]: ...
 
-    def start_session(self, user: str, exercise: ExerciseSettings, device: str) -> Any:
-        """Create the session row; return its id."""
+    def start_session(self, user: str, exercise: ExerciseSettings, device: str, latency_ms: float = 0.0) -> Any:
+        """Create the session row (with the input latency its note times have subtracted); return its id."""
         ...
 
     def finish_session(self, session_id: Any, summary: SessionSummary) -> None: ...

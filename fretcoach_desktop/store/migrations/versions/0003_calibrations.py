@@ -2,6 +2,7 @@
 
 Adds ``calibrations``: one row per measurement (or typed-in value) of a device's input
 latency for a profile; the newest row per (user, device) is the one sessions subtract.
+Adds ``sessions.latency_ms``: the latency a session subtracted (NULL before this revision).
 
 Revision ID: 0003
 Revises: 0002
@@ -20,6 +21,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.add_column("sessions", sa.Column("latency_ms", sa.Float(), nullable=True))
     op.create_table(
         "calibrations",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -43,3 +45,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_calibrations_user_id_device_created_at", table_name="calibrations")
     op.drop_table("calibrations")
+    with op.batch_alter_table("sessions") as batch:
+        batch.drop_column("latency_ms")
