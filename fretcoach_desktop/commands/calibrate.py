@@ -30,6 +30,7 @@ POLL_S = 0.02
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     from fretcoach_desktop.audio.calibration import DEFAULT_BEATS, DEFAULT_BPM
+    from fretcoach_desktop.commands.options import add_input_args
 
     p = subparsers.add_parser(
         "calibrate",
@@ -40,9 +41,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "is stored for this device and profile, and subtracted from note times from then on."
         ),
     )
-    p.add_argument("--device", metavar="NAME", help="input device name (or part of it) or index; default: system")
-    p.add_argument("--channel", type=int, default=1, metavar="N", help="input number on the interface (default 1)")
-    p.add_argument("--sample-rate", type=int, default=None, metavar="HZ", help="default: the device's rate")
+    add_input_args(p)
     p.add_argument("--method", choices=("play-along", "loopback"), default="play-along")
     p.add_argument("--bpm", type=float, default=DEFAULT_BPM, help=f"click tempo (default {DEFAULT_BPM:g})")
     p.add_argument(
@@ -61,10 +60,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def _make_source(args: argparse.Namespace) -> tuple[Any, str]:
     """The capture to calibrate and the device's name (tests replace this)."""
-    from fretcoach_desktop.audio.capture import Capture, find_input_device
+    from fretcoach_desktop.commands.options import open_capture
 
-    device = find_input_device(args.device)
-    return Capture(device, channel=args.channel, sample_rate=args.sample_rate), device.name
+    capture, device = open_capture(args)
+    return capture, device.name
 
 
 def _player() -> Any:
@@ -78,6 +77,7 @@ def run(args: argparse.Namespace, *, out: Any = None, err: Any = None) -> int:
     from fretcoach_desktop.audio.calibration import CalibrationError, CalibrationRun
     from fretcoach_desktop.audio.capture import CaptureError
     from fretcoach_desktop.cli import CliError
+    from fretcoach_desktop.commands.options import check_input_args
     from fretcoach_desktop.config import ConfigError, load_config
 
     out = out or sys.stdout
@@ -90,8 +90,7 @@ def run(args: argparse.Namespace, *, out: Any = None, err: Any = None) -> int:
         raise CliError(f"--volume must be above 0 and at most 1, got {args.volume:g}")
     if args.latency_ms is not None and not (math.isfinite(args.latency_ms) and abs(args.latency_ms) <= 1000):
         raise CliError(f"--latency-ms must be from -1000 to 1000, got {args.latency_ms:g}")
-    if args.channel < 1:
-        raise CliError(f"--channel must be 1 or more (inputs are numbered from 1), got {args.channel}")
+    check_input_args(args)
     try:
         config = load_config({"user": getattr(args, "user", None)})
     except ConfigError as exc:

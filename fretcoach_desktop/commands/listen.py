@@ -55,7 +55,7 @@ class ListenSession:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``listen`` sub-command to *subparsers* (its handler is :func:`run`)."""
-    from fretcoach_desktop.commands.options import add_exercise_args
+    from fretcoach_desktop.commands.options import add_exercise_args, add_input_args
 
     p = subparsers.add_parser(
         "listen",
@@ -67,11 +67,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         ),
     )
     src = p.add_argument_group("input")
-    src.add_argument("--device", metavar="NAME", help="input device name (or part of it) or index; default: system")
-    src.add_argument(
-        "--channel", type=int, default=1, metavar="N", help="input number on the interface, from 1 (default 1)"
-    )
-    src.add_argument("--sample-rate", type=int, default=None, metavar="HZ", help="default: the device's rate")
+    add_input_args(src)
     src.add_argument(
         "--file",
         metavar="PATH",
@@ -120,13 +116,14 @@ def run(
     User errors raise :class:`fretcoach_desktop.cli.CliError` (one line, exit status 2, or
     1 when the command ran but could not record).
     """
-    from fretcoach_desktop.audio.capture import Capture, CaptureError, find_input_device
+    from fretcoach_desktop.audio.capture import CaptureError
     from fretcoach_desktop.audio.demo import FileSource, demo_take_info, demo_take_path
     from fretcoach_desktop.audio.live import AnalysisThread, WindowClosed
     from fretcoach_desktop.audio.metronome import Grid
     from fretcoach_desktop.audio.sources import AudioFileError
     from fretcoach_desktop.audio.theory import TheoryError, normalize_key, normalize_scale
     from fretcoach_desktop.cli import CliError
+    from fretcoach_desktop.commands.options import check_input_args, open_capture
     from fretcoach_desktop.config import ConfigError, load_config
 
     out = out or sys.stdout
@@ -157,10 +154,7 @@ def run(
         raise CliError(f"--latency-ms must be from -1000 to 1000, got {args.latency_ms:g}")
     if not (math.isfinite(args.count_in) and args.count_in >= 0):
         raise CliError(f"--count-in must be a number of beats >= 0, got {args.count_in:g}")
-    if args.channel < 1:
-        raise CliError(f"--channel must be 1 or more (inputs are numbered from 1), got {args.channel}")
-    if args.sample_rate is not None and not 8000 <= args.sample_rate <= 192000:
-        raise CliError(f"--sample-rate must be from 8000 to 192000 Hz, got {args.sample_rate}")
+    check_input_args(args)
     if args.a4 is not None and not (math.isfinite(args.a4) and 400.0 <= args.a4 <= 480.0):
         raise CliError(f"--a4 must be from 400 to 480 Hz, got {args.a4:g}")
     try:
@@ -176,8 +170,7 @@ def run(
             source: Any = FileSource(path, speed=args.speed or None)
             device_name = f"file: {source.name}"
         else:
-            device = find_input_device(args.device)
-            source = Capture(device, channel=args.channel, sample_rate=args.sample_rate)
+            source, device = open_capture(args)
             device_name = ""
             if args.latency_ms is None and stored_latency is not None:
                 found = stored_latency(config.user, device.name)

@@ -1,10 +1,42 @@
-"""Command-line options several commands share: the exercise (key, scale, tempo, grid, A4)."""
+"""Command-line options several commands share: the exercise (key, scale, tempo, grid, A4)
+and the audio input (device, channel, sample rate)."""
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-__all__ = ["add_exercise_args"]
+__all__ = ["add_exercise_args", "add_input_args", "check_input_args", "open_capture"]
+
+
+def add_input_args(parser: Any) -> None:
+    """Add ``--device --channel --sample-rate`` to *parser* (a parser or an argument group)."""
+    parser.add_argument("--device", metavar="NAME", help="input device name (or part of it) or index; default: system")
+    parser.add_argument(
+        "--channel", type=int, default=1, metavar="N", help="input number on the interface, from 1 (default 1)"
+    )
+    parser.add_argument("--sample-rate", type=int, default=None, metavar="HZ", help="default: the device's rate")
+
+
+def check_input_args(args: argparse.Namespace) -> None:
+    """The input options' ranges, checked before any device is touched (CliError, exit 2)."""
+    from fretcoach_desktop.cli import CliError
+
+    if args.channel < 1:
+        raise CliError(f"--channel must be 1 or more (inputs are numbered from 1), got {args.channel}")
+    if args.sample_rate is not None and not 8000 <= args.sample_rate <= 192000:
+        raise CliError(f"--sample-rate must be from 8000 to 192000 Hz, got {args.sample_rate}")
+
+
+def open_capture(args: argparse.Namespace) -> tuple[Any, Any]:
+    """A (not started) Capture of the input the options name, and its InputDevice.
+
+    Raises CaptureError when there is no such device.
+    """
+    from fretcoach_desktop.audio.capture import Capture, find_input_device
+
+    device = find_input_device(args.device)
+    return Capture(device, channel=args.channel, sample_rate=args.sample_rate), device
 
 
 def add_exercise_args(
