@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -76,11 +77,10 @@ class AudioService:
         return inputs
 
     def open_source(self, request: Any) -> Any:
-        ui = _ui()
         from fretcoach_desktop.audio.live import AnalysisThread
 
         ex = request.exercise
-        try:
+        with _as_service_errors():
             if request.device.kind in ("demo", "file"):
                 from fretcoach_desktop.audio.demo import FileSource
 
@@ -88,15 +88,8 @@ class AudioService:
                     request.device.path, speed=self.replay_speed, loop=request.device.kind == "demo"
                 )
             else:
-                from fretcoach_desktop.audio.capture import DEFAULT_BLOCKSIZE, Capture
-
-                source = Capture(
-                    request.device.index if request.device.index is not None else request.device.name,
-                    channel=request.channel + 1,  # the window counts from 0, interfaces from 1
-                    sample_rate=getattr(request, "sample_rate", None),
-                    # the monitor (level, tuner) needs no low latency: bigger blocks, less CPU
-                    blocksize=MONITOR_BLOCKSIZE if request.monitor_only else DEFAULT_BLOCKSIZE,
-                )
+                # the monitor (level, tuner) needs no low latency: bigger blocks, less CPU
+                source = _capture(request, MONITOR_BLOCKSIZE if request.monitor_only else None)
             click = player = None
             if not request.monitor_only:
                 try:
@@ -114,49 +107,56 @@ class AudioService:
                 scale=ex.scale,
                 subdivision=ex.subdivision,
                 a4=request.a4_hz,
-                latency_ms=getattr(request, "latency_ms", 0.0) or self.latency_ms,
+                latency_ms=request.latency_ms or self.latency_ms,
                 count_in_beats=ex.count_in_beats,
                 click=click,
                 player=player,
             )
-        except (ValueError, OSError) as exc:
-            raise ui.ServiceError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
-        except Exception as exc:
-            if type(exc).__name__ in ("CaptureError", "AudioFileError"):
-                raise ui.ServiceError(str(exc)) from None
-            raise
 
     def open_calibration(self, request: Any) -> Any:
-        ui = _ui()
         if request.device.kind != "device":
-            raise ui.ServiceError(
+            raise _ui().ServiceError(
                 "calibration measures an audio interface's delay: choose your input device (the demo and "
                 "files have none)"
             )
         from fretcoach_desktop.audio.calibration import CalibrationRun
-        from fretcoach_desktop.audio.capture import Capture
         from fretcoach_desktop.audio.player import AudioPlayer
 
-        try:
-            source = Capture(
-                request.device.index if request.device.index is not None else request.device.name,
-                channel=request.channel + 1,
-                sample_rate=request.sample_rate,
-            )
+        with _as_service_errors():
             return CalibrationRun(
-                source,
+                _capture(request),
                 player=AudioPlayer.instance(),
                 bpm=request.bpm,
                 beats=request.beats,
                 method=request.method,
                 click_volume=request.click_volume,
             )
-        except (ValueError, OSError) as exc:
-            raise ui.ServiceError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
-        except Exception as exc:
-            if type(exc).__name__ == "CaptureError":
-                raise ui.ServiceError(str(exc)) from None
-            raise
+
+
+def _capture(request: Any, blocksize: int | None = None) -> Any:
+    """The Capture of a request's device and channel (the window counts channels from 0,
+    interfaces from 1); *blocksize* None: the capture's low-latency default."""
+    from fretcoach_desktop.audio.capture import DEFAULT_BLOCKSIZE, Capture
+
+    return Capture(
+        request.device.index if request.device.index is not None else request.device.name,
+        channel=request.channel + 1,
+        sample_rate=request.sample_rate,
+        blocksize=blocksize or DEFAULT_BLOCKSIZE,
+    )
+
+
+@contextmanager
+def _as_service_errors() -> Iterator[None]:
+    """Problems a user can cause (bad settings, no device, bad file) as one-line ServiceErrors."""
+    try:
+        yield
+    except (ValueError, OSError) as exc:
+        raise _ui().ServiceError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+    except Exception as exc:
+        if type(exc).__name__ in ("CaptureError", "AudioFileError"):
+            raise _ui().ServiceError(str(exc)) from None
+        raise
 
 
 # --------------------------------------------------------------------------- store
