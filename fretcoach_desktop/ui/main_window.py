@@ -462,6 +462,21 @@ class MainWindow(QMainWindow):
         d = self.input.currentData()
         return d if isinstance(d, InputDevice) else None
 
+    def current_channel(self) -> int:
+        """The chosen input channel, 0-based."""
+        return int(self.channel.currentData() or 0)
+
+    def _source_request(self, device: InputDevice, exercise: ExerciseSettings, **extra: Any) -> SourceRequest:
+        """What opening *device* needs: the chosen channel, A4, and the capture rate (interfaces only)."""
+        return SourceRequest(
+            device=device,
+            channel=self.current_channel(),
+            exercise=exercise,
+            a4_hz=self.services.config.a4_hz,
+            sample_rate=self.prefs.sample_rate if device.kind == "device" else None,
+            **extra,
+        )
+
     def _fill_channels(self) -> None:
         d = self.current_device()
         channels = d.channels if d is not None else 1
@@ -507,14 +522,7 @@ class MainWindow(QMainWindow):
             return
         if self.calibration_dialog is not None and self.calibration_dialog.isVisible():
             return
-        request = SourceRequest(
-            device=d,
-            channel=int(self.channel.currentData() or 0),
-            exercise=self.exercise(),
-            a4_hz=self.services.config.a4_hz,
-            monitor_only=True,
-            sample_rate=self.prefs.sample_rate,
-        )
+        request = self._source_request(d, self.exercise(), monitor_only=True)
         try:
             source = self.services.audio.open_source(request)
             source.start()
@@ -589,9 +597,7 @@ class MainWindow(QMainWindow):
                 self._show_latency()
             self.statusBar().showMessage(f"{d.name}: latency {value:.0f} ms saved; note times now subtract it.", 8000)
 
-        dialog = CalibrationDialog(
-            self.services.audio, d, int(self.channel.currentData() or 0), self.latency_ms, save, self
-        )
+        dialog = CalibrationDialog(self.services.audio, d, self.current_channel(), self.latency_ms, save, self)
         dialog.saved.connect(saved)
         dialog.finished.connect(lambda _code: QTimer.singleShot(0, self.start_monitor))
         self.calibration_dialog = dialog
@@ -669,15 +675,12 @@ class MainWindow(QMainWindow):
             self.coach_bar.show_message("Choose an input first (or the Demo).")
             return False
         self._stop_source()
-        request = SourceRequest(
-            device=device,
-            channel=int(self.channel.currentData() or 0),
-            exercise=ex,
-            a4_hz=self.services.config.a4_hz,
+        request = self._source_request(
+            device,
+            ex,
             click_volume=self.prefs.click_volume,
             click_muted=self.prefs.click_muted,
             latency_ms=(self.latency_ms or 0.0) if device.kind == "device" else 0.0,
-            sample_rate=self.prefs.sample_rate if device.kind == "device" else None,
         )
         try:
             source = self.services.audio.open_source(request)
@@ -998,7 +1001,7 @@ class MainWindow(QMainWindow):
             self.services.secrets,
             devices,
             dev.name if dev else None,
-            int(self.channel.currentData() or 0),
+            self.current_channel(),
             self,
             sample_rate=self.prefs.sample_rate,
         )
