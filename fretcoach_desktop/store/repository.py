@@ -552,7 +552,7 @@ class Store:
         created_at: datetime | None = None,
     ) -> int:
         """Store a device's input latency for the profile (the newest one is used); its id."""
-        device = " ".join(str(device).split())
+        device = _device_name(device)
         if not device or len(device) > 200:
             raise ValueError("the device name must be 1 to 200 characters")
         _check_finite("latency_ms", latency_ms)
@@ -581,27 +581,18 @@ class Store:
     @_guarded
     def calibration(self, user_id: int, device: str) -> CalibrationRecord | None:
         """The profile's newest latency for *device*, or None if it was never calibrated."""
-        device = " ".join(str(device).split())
-        with self._read() as session:
-            row = session.scalars(
-                select(m.Calibration)
-                .where(m.Calibration.user_id == user_id, m.Calibration.device == device)
-                .order_by(m.Calibration.created_at.desc(), m.Calibration.id.desc())
-                .limit(1)
-            ).first()
-            return None if row is None else _calibration(row)
+        rows = self.calibrations(user_id, limit=1, device=device)
+        return rows[0] if rows else None
 
     @_guarded
-    def calibrations(self, user_id: int, limit: int = 50) -> list[CalibrationRecord]:
-        """The profile's calibrations of every device, newest first."""
+    def calibrations(self, user_id: int, limit: int = 50, *, device: str | None = None) -> list[CalibrationRecord]:
+        """The profile's calibrations (of every device, or of *device*), newest first."""
+        query = select(m.Calibration).where(m.Calibration.user_id == user_id)
+        if device is not None:
+            query = query.where(m.Calibration.device == _device_name(device))
+        query = query.order_by(m.Calibration.created_at.desc(), m.Calibration.id.desc()).limit(max(0, int(limit)))
         with self._read() as session:
-            rows = session.scalars(
-                select(m.Calibration)
-                .where(m.Calibration.user_id == user_id)
-                .order_by(m.Calibration.created_at.desc(), m.Calibration.id.desc())
-                .limit(max(0, int(limit)))
-            )
-            return [_calibration(row) for row in rows]
+            return [_calibration(row) for row in session.scalars(query)]
 
     # ----------------------------------------------------------------- chat
 
@@ -805,6 +796,11 @@ class Store:
 
 def _user(row: m.User) -> UserInfo:
     return UserInfo(row.id, row.name, row.created_at)
+
+
+def _device_name(device: str) -> str:
+    """An audio device's name as stored: whitespace runs folded, ends trimmed."""
+    return " ".join(str(device).split())
 
 
 def _new_session(
