@@ -269,25 +269,30 @@ class CalibrationRun:
         self._done = True
         self.thread.stop()
 
-    def _onsets(self) -> list[float]:
-        """Attacks so far on the click grid (the gap between the streams taken out)."""
+    @staticmethod
+    def _gap_s(snap: Any) -> float:
+        """The measured gap between the capture's start and the first click (0 until known)."""
+        return (snap.click_offset_ms or 0.0) / 1000.0
+
+    def _onsets(self, snap: Any) -> list[float]:
+        """Attacks so far on the click grid (the gap *snap* reports taken out)."""
         engine = self.thread.analyzer
         if engine is None:
             return []
-        gap = (self.thread.snapshot.click_offset_ms or 0.0) / 1000.0
+        gap = self._gap_s(snap)
         return [t - gap for t in list(engine.onsets)]
 
     def poll(self) -> CalibrationProgress:
         """Progress; once the last click has been heard, stops the stream (``done``)."""
         snap = self.thread.snapshot
-        heard = snap.time_s - (snap.click_offset_ms or 0.0) / 1000.0
+        heard = snap.time_s - self._gap_s(snap)
         if not self._done and (heard >= self.end_s or not self.thread.running):
             self._done = True
             self.thread.stop()
             snap = self.thread.snapshot
         beat = sum(1 for c in self.clicks if c <= heard)
         due = [c for c in self.clicks if c + LATE * self.period <= heard or self._done]
-        offsets = tuple(_match(self._onsets(), due, self.period)) if due else ()
+        offsets = tuple(_match(self._onsets(snap), due, self.period)) if due else ()
         return CalibrationProgress(
             beat=beat,
             beats=self.beats,
@@ -312,11 +317,10 @@ class CalibrationRun:
         snap = self.thread.snapshot
         if snap.error:
             raise CalibrationError(f"the input stopped during the calibration: {snap.error}")
-        heard = snap.time_s - (snap.click_offset_ms or 0.0) / 1000.0
-        if heard < self.clicks[-1]:
+        if snap.time_s - self._gap_s(snap) < self.clicks[-1]:
             raise CalibrationError("the calibration was stopped before the last click")
         return estimate_latency(
-            self._onsets(),
+            self._onsets(snap),
             bpm=self.bpm,
             beats=self.beats,
             count_in_beats=self.count_in_beats,
