@@ -290,47 +290,18 @@ class LiveCoach:
         }
 
     def _tip(self, window: CoachWindow) -> None:
-        facts = window.facts()
-        got = self._ask(self._tip_prompt, facts, live_coach_text(window.session_id), 1, "live_coach")
+        got = self._ask(self._tip_prompt, window.facts(), live_coach_text(window.session_id), 1, "live_coach")
         text = got["text"] or one_sentence(self._offline.tip(window))
-        prompt_version = self._tip_prompt.id if got["mode"] == "online" else "offline.rules.v1"
-        message = CoachMessage(
-            session_id=window.session_id,
-            t_s=window.t_s,
-            text=text,
-            model=got["model"],
-            fell_back=got["fell_back"],
-            mode=got["mode"],
-            prompt_version=prompt_version,
-            kind="tip",
-            weakest_metric=window.weakest_metric,
-            llm_ms=got["llm_ms"],
-            text_trace_id=got.get("trace_id"),
-            error=got.get("error"),
+        self._deliver(
+            _message(got, self._tip_prompt, window.session_id, window.t_s, text, "tip", window.weakest_metric)
         )
-        self._deliver(message)
 
     def _summary(self, request: SessionSummaryRequest) -> None:
-        facts = request.facts()
         spec = live_coach_text(request.session_id, name="session-summary")
-        got = self._ask(self._summary_prompt, facts, spec, 2, "session_summary")
+        got = self._ask(self._summary_prompt, request.facts(), spec, 2, "session_summary")
         text = got["text"] or offline_summary(request.metrics)
-        prompt_version = self._summary_prompt.id if got["mode"] == "online" else "offline.rules.v1"
-        message = CoachMessage(
-            session_id=request.session_id,
-            t_s=request.t_s,
-            text=text,
-            model=got["model"],
-            fell_back=got["fell_back"],
-            mode=got["mode"],
-            prompt_version=prompt_version,
-            kind="summary",
-            weakest_metric=weakest_of(request.metrics),
-            llm_ms=got["llm_ms"],
-            text_trace_id=got.get("trace_id"),
-            error=got.get("error"),
-        )
-        self._deliver(message)
+        weakest = weakest_of(request.metrics)
+        self._deliver(_message(got, self._summary_prompt, request.session_id, request.t_s, text, "summary", weakest))
 
     def _deliver(self, message: CoachMessage) -> None:
         if self._stopped:
@@ -412,4 +383,24 @@ def summary_request(
         metrics=dict(metrics),
         windows=tuple(dict(w) for w in windows),
         **setup,
+    )
+
+
+def _message(
+    got: dict[str, Any], prompt: Any, session_id: Any, t_s: float, text: str, kind: str, weakest: str | None
+) -> CoachMessage:
+    """A tip or summary as delivered: the text plus how it was made (*got* from ``_ask``)."""
+    return CoachMessage(
+        session_id=session_id,
+        t_s=t_s,
+        text=text,
+        model=got["model"],
+        fell_back=got["fell_back"],
+        mode=got["mode"],
+        prompt_version=prompt.id if got["mode"] == "online" else "offline.rules.v1",
+        kind=kind,
+        weakest_metric=weakest,
+        llm_ms=got["llm_ms"],
+        text_trace_id=got.get("trace_id"),
+        error=got.get("error"),
     )
