@@ -208,6 +208,14 @@ class ReplaySource:
         )
 
 
+def _plucked_tone(f0: float, tt: np.ndarray, *, gain: float, decay: float, partials: int) -> np.ndarray:
+    """A guitar-like tone at times *tt*: harmonics k with amplitude gain/k, each decaying at
+    ``decay + 2k`` per second, after a 2 ms attack."""
+    harmonics = range(1, partials + 1)
+    tone = sum((gain / k) * np.sin(2 * np.pi * f0 * k * tt) * np.exp(-tt * (decay + 2.0 * k)) for k in harmonics)
+    return tone * np.minimum(1.0, tt / 0.002)
+
+
 def synthetic_take(exercise: ExerciseSettings, seconds: float = 90.0, sample_rate: int = 44100, seed: int = 7):
     """A guitar-like take in the exercise's scale: plucked tones on the grid with human
     timing and pitch errors, a few wrong notes. numpy only (fast), returns (samples, sr)."""
@@ -228,10 +236,9 @@ def synthetic_take(exercise: ExerciseSettings, seconds: float = 90.0, sample_rat
         cents = rng.normal(0.0, 8.0) + (rng.choice([-25.0, 25.0]) if rng.random() < 0.08 else 0.0)
         onset = t + rng.normal(0.0, 0.012) + (0.045 if rng.random() < 0.08 else 0.0)
         f0 = 440.0 * 2.0 ** ((midi - 69 + cents / 100.0) / 12.0)
-        tone = sum((0.6 / k) * np.sin(2 * np.pi * f0 * k * tt) * np.exp(-tt * (3.0 + 2.0 * k)) for k in range(1, 6))
-        attack = np.minimum(1.0, tt / 0.002)
+        tone = _plucked_tone(f0, tt, gain=0.6, decay=3.0, partials=5)
         start = int(onset * sample_rate)
-        seg = (0.45 * tone * attack).astype(np.float32)
+        seg = (0.45 * tone).astype(np.float32)
         end = min(n, start + dur)
         out[start:end] += seg[: end - start]
         t += step * (2 if rng.random() < 0.25 else 1)
@@ -282,8 +289,7 @@ class FakeAudioService:
         beats = COUNT_IN_BEATS + request.beats
         out = rng.normal(0.0, 0.0008, int((beats * period + 1.5) * rate)).astype(np.float32)
         tt = np.arange(int(0.3 * rate)) / rate
-        tone = sum((0.5 / k) * np.sin(2 * np.pi * 220.0 * k * tt) * np.exp(-tt * (6.0 + 2.0 * k)) for k in range(1, 5))
-        tone = (tone * np.minimum(1.0, tt / 0.002)).astype(np.float32)
+        tone = _plucked_tone(220.0, tt, gain=0.5, decay=6.0, partials=4).astype(np.float32)
         for k in range(beats):
             start = int((k * period + self.calibration_latency_ms / 1000.0 + rng.normal(0.0, 0.002)) * rate)
             out[start : start + tone.size] += tone[: max(0, out.size - start)]
