@@ -137,6 +137,8 @@ def load_take(json_path: Path, corpus_dir: Path) -> Take:
 def discover(corpus_dir: Path, only: Sequence[str] = ()) -> list[Take]:
     takes = []
     for p in sorted(corpus_dir.rglob("*.json")):
+        if p.parent == corpus_dir and p.name == "samples.json":
+            continue  # the hard corpus's SoundFont measurements, not a take
         rel = str(p.relative_to(corpus_dir))
         if only and not any(s in rel for s in only):
             continue
@@ -816,6 +818,53 @@ def table(figures: dict[str, dict], markdown: bool = False) -> str:
     return "\n".join([line(header), sep, *[line(c) for c in body]])
 
 
+CONDITION_COLUMNS = (
+    ("F1", "onset_f1", ".3f"),
+    ("acc", "note_accuracy", ".3f"),
+    ("cents", "median_cents_error", ".1f"),
+    ("detune", "detune_recall", ".2f"),
+    ("noiseR", "noise_recall", ".2f"),
+    ("noiseP", "noise_precision", ".2f"),
+    ("lat", "median_latency_ms", ".0f"),
+    ("p95", "p95_latency_ms", ".0f"),
+)
+
+
+def condition_of(take: Take) -> str:
+    """The take's condition (hard corpus) or, in the shared corpus, its SoundFont folder."""
+    return str(take.meta.get("condition") or take.name.split("/")[0])
+
+
+def condition_table(
+    all_scores: dict[str, list[TakeScore]], takes: dict[str, Take], causal: dict[str, bool], markdown: bool = False
+) -> str:
+    """One row per condition, the main figures of every engine side by side."""
+    conditions: list[str] = []
+    for t in takes.values():
+        if condition_of(t) not in conditions:
+            conditions.append(condition_of(t))
+    engines = list(all_scores)
+    header = ["condition", "notes", *[f"{e} {label}" for e in engines for label, _, _ in CONDITION_COLUMNS]]
+    rows = []
+    for cond in [*conditions, "all"]:
+        cells = [cond, ""]
+        for e in engines:
+            picked = [s for s in all_scores[e] if cond == "all" or condition_of(takes[s.take]) == cond]
+            fig = aggregate(picked, causal[e])
+            cells[1] = str(fig["truth_notes"])
+            for _, key, spec in CONDITION_COLUMNS:
+                v = fig.get(key)
+                cells.append("-" if v is None else f"{v:{spec}}")
+        rows.append(cells)
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        return "\n".join(lines)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    fmt = lambda r: "  ".join([r[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(r[1:], widths[1:]))])  # noqa: E731
+    return "\n".join([fmt(header), "  ".join("-" * w for w in widths), *map(fmt, rows)])
+
+
 def _med(xs: Sequence[float], spec: str) -> str:
     return "n/a" if not xs else f"{statistics.median(xs):{spec}}"
 
@@ -928,6 +977,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="only the takes whose path contains SUBSTR (repeatable)",
     )
     ap.add_argument(
+        "--by-condition",
+        action="store_true",
+        help="also print the main figures per condition (the hard corpus's 'condition', else the folder)",
+    )
+    ap.add_argument(
         "--tolerance-ms", type=float, default=MATCH_TOLERANCE_S * 1000, help="onset match window (default: %(default)g)"
     )
     args = ap.parse_args(argv)
@@ -974,6 +1028,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Analysis benchmark: {title}\n")
         print(table(figures))
     by_name = {t.name: t for t in takes}
+    if args.by_condition and all_scores:
+        print()
+        causal = {name: ENGINES[name].causal for name in all_scores}
+        print(condition_table(all_scores, by_name, causal, markdown=args.markdown))
     for name in per_take:
         if name in all_scores:
             print()
