@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     from fretcoach_desktop.commands.options import add_exercise_args
 
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser, action=_Commands)
 
     analyze = commands.add_parser(
         "analyze",
@@ -131,16 +131,109 @@ def build_parser() -> argparse.ArgumentParser:
     devices = commands.add_parser("devices", help="list the audio input devices")
     devices.set_defaults(handler=_cmd_devices)
 
-    from fretcoach_desktop.commands import ask, calibrate, evaluate, listen, session
+    for name, help_text, install in _MODULE_COMMANDS:
+        commands.add_lazy(name, help_text, install)
+    return parser
+
+
+class _Commands(argparse._SubParsersAction):  # noqa: SLF001 (argparse has no public hook for this)
+    """Sub-commands whose parsers live in their own module and are built only when chosen.
+
+    Building every command's parser meant importing every command module (and, through
+    them, the audio engine: numpy, scipy), a second of start-up for ``fretcoach --help``
+    or ``fretcoach analyze``. A lazy command starts as a stub parser carrying only its
+    one-line help (all the top-level help shows); when the command line names it, its
+    module's ``add_parser`` replaces the stub in place, before its arguments are parsed.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pending: dict[str, Callable[[_Commands], None]] = {}
+
+    def add_lazy(self, name: str, help_text: str, install: Callable[[_Commands], None]) -> None:
+        """A stub for command *name*; ``install(self)`` adds its real parser (with this help)."""
+        self.add_parser(name, help=help_text)
+        self._pending[name] = install
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        if self._pending.pop(name, None) is None:
+            return super().add_parser(name, **kwargs)
+        # The real parser of a stub: it takes the stub's place (and its line in the help).
+        order = list(self._name_parser_map)
+        del self._name_parser_map[name]
+        index = next(i for i, a in enumerate(self._choices_actions) if a.dest == name)
+        del self._choices_actions[index]
+        parser = super().add_parser(name, **kwargs)
+        if "help" in kwargs:
+            self._choices_actions.insert(index, self._choices_actions.pop())
+        parsers = dict(self._name_parser_map)
+        self._name_parser_map.clear()  # the same dict as self.choices: keep it, in its order
+        self._name_parser_map.update({n: parsers[n] for n in order if n in parsers} | parsers)
+        return parser
+
+    def install(self, name: str) -> None:
+        """Build the real parser of command *name* if it is still a stub."""
+        install = self._pending.get(name)
+        if install is not None:
+            install(self)
+
+    def install_all(self) -> None:
+        """Build every command's real parser (tests compare them with the stubs)."""
+        for name in list(self._pending):
+            self.install(name)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:  # fmt: skip
+        self.install(values[0])
+        super().__call__(parser, namespace, values, option_string)
+
+
+def _install_listen(commands: Any) -> None:
+    from fretcoach_desktop.commands import listen
 
     listen.add_parser(commands).set_defaults(
         handler=lambda a: listen.run(a, save_session=_save_listen, stored_latency=_stored_latency)
     )
+
+
+def _install_calibrate(commands: Any) -> None:
+    from fretcoach_desktop.commands import calibrate
+
     calibrate.add_parser(commands)
+
+
+def _install_session(commands: Any) -> None:  # 'session' and 'plan'
+    from fretcoach_desktop.commands import session
+
     session.add_parsers(commands)
+
+
+def _install_ask(commands: Any) -> None:
+    from fretcoach_desktop.commands import ask
+
     ask.add_parser(commands)
+
+
+def _install_eval(commands: Any) -> None:
+    from fretcoach_desktop.commands import evaluate
+
     evaluate.add_parser(commands)
-    return parser
+
+
+#: The commands that live in fretcoach_desktop.commands, in the order of the help: name, the
+#: one-line help (the same text as the module's; a test checks), and what builds the parser.
+_MODULE_COMMANDS: tuple[tuple[str, str, Callable[[Any], None]], ...] = (
+    ("listen", "analyze live playing from the audio input (or replay a file through the live path)", _install_listen),
+    (
+        "calibrate",
+        "measure the input latency of an audio device (play along with the click) and store it",
+        _install_calibrate,
+    ),
+    ("session", "replay a take through the live pipeline with the coach every 30 s, and store it", _install_session),
+    ("plan", "make a practice plan from your recent sessions (AI Mode)", _install_session),
+    ("ask", "ask the coach about your practice history", _install_ask),
+    ("eval", "evaluate the coach prompts", _install_eval),
+)
 
 
 def _save_listen(run: Any) -> None:

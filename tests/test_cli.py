@@ -165,6 +165,52 @@ def test_module_help_lists_every_command():
         assert command in proc.stdout
 
 
+def _commands_action(parser):
+    return next(a for a in parser._subparsers._group_actions if isinstance(a, cli._Commands))
+
+
+def test_lazy_command_stubs_match_the_real_parsers():
+    """The top-level help shows each module command's own help line, in the same order,
+    whether or not its real parser has been built; building it keeps every other command."""
+    parser = cli.build_parser()
+    action = _commands_action(parser)
+    stubs = [(a.dest, a.help) for a in action._choices_actions]
+    names = list(action.choices)
+    help_before = parser.format_help()
+    action.install_all()
+    assert [(a.dest, a.help) for a in action._choices_actions] == stubs
+    assert list(action.choices) == names == cli.command_names()
+    assert parser.format_help() == help_before
+    for name, _, _ in cli._MODULE_COMMANDS:
+        real = action.choices[name]
+        assert real.get_default("handler") is not None, name
+        assert real.description, name  # the module's parser, not a stub
+
+
+def test_a_lazy_command_is_built_when_named():
+    args = cli.build_parser().parse_args(["ask", "what next?", "--thread", "t1"])
+    assert (args.command, args.question, args.thread, args.json) == ("ask", "what next?", "t1", False)
+    from fretcoach_desktop.commands import ask
+
+    assert args.handler is ask.run
+
+
+def test_building_the_parser_imports_no_command_module_and_no_heavy_package():
+    """`fretcoach --help` and the parser of `analyze` cost no numpy, scipy, pydantic, store."""
+    code = (
+        "import sys\n"
+        "from fretcoach_desktop import cli\n"
+        "cli.build_parser().parse_args(['analyze', 'x', '--bpm', '90', '--key', 'A', '--scale', 'minor'])\n"
+        "heavy = ('numpy', 'scipy', 'soundfile', 'pydantic', 'sqlalchemy', 'alembic', 'langchain', 'openai')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy"
+        " or m.startswith(('fretcoach_desktop.audio', 'fretcoach_desktop.store', 'fretcoach_desktop.config',"
+        " 'fretcoach_desktop.commands.'))))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "['fretcoach_desktop.commands.options']"
+
+
 def test_module_without_arguments_and_no_display_says_so(monkeypatch):
     """With no sub-command the window opens; with no display that is one clear line."""
     for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
