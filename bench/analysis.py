@@ -844,7 +844,9 @@ def condition_table(
         if condition_of(t) not in conditions:
             conditions.append(condition_of(t))
     engines = list(all_scores)
-    header = ["condition", "notes", *[f"{e} {label}" for e in engines for label, _, _ in CONDITION_COLUMNS]]
+    labels = [label for label, _, _ in CONDITION_COLUMNS]
+    groups = ["", "", *[e if i == 0 else "" for e in engines for i in range(len(labels))]]
+    header = ["condition", "notes", *labels * len(engines)]
     rows = []
     for cond in [*conditions, "all"]:
         cells = [cond, ""]
@@ -857,12 +859,17 @@ def condition_table(
                 cells.append("-" if v is None else f"{v:{spec}}")
         rows.append(cells)
     if markdown:
-        lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+        named = ["condition", "notes", *[f"{e} {label}" for e in engines for label in labels]]
+        lines = ["| " + " | ".join(named) + " |", "|---|" + "---:|" * (len(named) - 1)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
         return "\n".join(lines)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    fmt = lambda r: "  ".join([r[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(r[1:], widths[1:]))])  # noqa: E731
-    return "\n".join([fmt(header), "  ".join("-" * w for w in widths), *map(fmt, rows)])
+
+    def fmt(r: list[str]) -> str:
+        return "  ".join([r[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(r[1:], widths[1:]))]).rstrip()
+
+    top = "  ".join(g.ljust(w) for g, w in zip(groups, widths)).rstrip()
+    return "\n".join([top, fmt(header), "  ".join("-" * w for w in widths), *map(fmt, rows)])
 
 
 def _med(xs: Sequence[float], spec: str) -> str:

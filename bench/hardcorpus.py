@@ -60,7 +60,7 @@ from pathlib import Path
 
 import numpy as np
 
-VERSION = 1
+VERSION = 2
 SR = 44100
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "bench" / ".hard-corpus"
@@ -94,6 +94,7 @@ class TNote:
     bend_from: int = 0  # semitones below the target the string is plucked at
     bend_s: tuple[float, float] = (0.0, 0.0)  # bend starts, reaches the target (after onset)
     legato: bool = False  # no pick attack: a hammer-on or pull-off from the previous note
+    string: int = 0  # 0 = low E (or D in drop D) ... 5 = high E
 
 
 @dataclass
@@ -172,6 +173,30 @@ def make_line(
         spec.notes.append(note)
         idx = int(np.clip(idx + rng.choice([-2, -1, -1, 1, 1, 2]), 0, len(pool) - 1))
         g += step
+    assign_strings(spec.notes)
+
+
+OPEN_STRINGS = (40, 45, 50, 55, 59, 64)
+DAMP_S = 0.02  # a fretting hand or a new pick stroke stops a string in about this long
+
+
+def assign_strings(notes: list[TNote]) -> None:
+    """Put each note on a string the way a player would (the fret nearest the last one), and
+    cut a note short when the next note on its string starts: one string sounds one note.
+    Notes on other strings ring on for as long as their ``dur_s`` says."""
+    fret = 5
+    for n in notes:
+        played = n.midi - n.bend_from
+        options = [(abs(played - o - fret), -k, k) for k, o in enumerate(OPEN_STRINGS) if 0 <= played - o <= 15]
+        k = min(options)[2] if options else 0  # below E2: the low string tuned down (drop D)
+        n.string = k
+        fret = max(0, played - (OPEN_STRINGS[k] if options else played))
+    last: dict[int, TNote] = {}
+    for n in notes:
+        prev = last.get(n.string)
+        if prev is not None and prev.onset_s + prev.dur_s > n.onset_s - DAMP_S:
+            prev.dur_s = max(0.02, n.onset_s - DAMP_S - prev.onset_s)
+        last[n.string] = n
 
 
 # --------------------------------------------------------------------------- rendering
@@ -255,6 +280,25 @@ def fluid_render(notes: list[TNote], program: int) -> np.ndarray:
         x, sr = sf.read(wav, dtype="float64", always_2d=True)
     assert sr == SR
     return x.mean(axis=1)
+
+
+def strings_render(notes: list[TNote], program: int, length: int) -> np.ndarray:
+    """Render string by string and damp each note at its end (a SoundFont's release rings on
+    for a second after note-off; a guitarist's hand or next stroke stops the string)."""
+    out = np.zeros(length)
+    fade = np.cos(np.linspace(0, np.pi / 2, int(DAMP_S * SR))) ** 2
+    for k in sorted({n.string for n in notes}):
+        mine = [n for n in notes if n.string == k]
+        x = fluid_render(mine, program)
+        x = np.pad(x, (0, max(0, length - x.size)))[:length]
+        gate = np.zeros(length)
+        for n in mine:
+            a, b = int(round(_tick_s(n.onset_s) * SR)), int(round(_tick_s(n.onset_s + n.dur_s) * SR))
+            gate[a:b] = 1.0
+            tail = fade[: max(0, min(fade.size, length - b))]
+            gate[b : b + tail.size] = np.maximum(gate[b : b + tail.size], tail)
+        out += x * gate
+    return out
 
 
 def additive_render(notes: list[TNote], rng: np.random.Generator, length: int) -> np.ndarray:
@@ -674,7 +718,7 @@ def render(spec: Spec, out_dir: Path) -> dict:
         program = -1
     else:
         program = PROGRAMS[spec.program]
-        x = fluid_render(spec.notes, program)
+        x = strings_render(spec.notes, program, n_samples)
         samples = sample_calibration(program, {n.midi - n.bend_from for n in spec.notes}, out_dir)
     x = np.pad(x, (0, max(0, n_samples - x.size)))[:n_samples]
     x = normalize(x, -6.0)
