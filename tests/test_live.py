@@ -6,6 +6,7 @@ import dataclasses
 import io
 import json
 import math
+import threading
 import time
 from pathlib import Path
 
@@ -235,6 +236,62 @@ def test_dropped_samples_are_counted_and_replaced_by_silence_to_keep_the_clock()
     assert snap.ring_overflows == 1 and snap.dropped_samples == 500 and snap.input_overflows == 2
     assert snap.overflows == 3
     assert snap.time_s == pytest.approx(1500 / SR)  # stream time still matches the device's clock
+
+
+class _DropInTheMiddleSource:
+    """A device that ran 0.2 s ahead of a stalled analysis: the ring (1 s) was full, one
+    block was dropped after the first second, then the device went on."""
+
+    sample_rate, blocksize, input_overflows = SR, 256, 0
+
+    def __init__(self, first: np.ndarray, rest: np.ndarray) -> None:
+        self.ring = RingBuffer(SR)
+        self.first, self.rest = first, rest
+        self.finished = False
+        self._writer: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.ring.write(self.first)  # fills the ring
+        self.ring.write(np.full(int(0.2 * SR), 0.5, np.float32))  # no room: dropped
+
+        def later() -> None:
+            while self.ring.free < self.rest.size:
+                time.sleep(0.005)
+            self.ring.write(self.rest)
+            self.finished = True
+
+        self._writer = threading.Thread(target=later, daemon=True)
+        self._writer.start()
+
+    def stop(self) -> None:
+        pass
+
+    def poll_error(self) -> None:
+        return None
+
+
+def test_dropped_samples_become_silence_where_they_were_dropped_not_where_the_analysis_was():
+    """A note played before a drop keeps its time, and so does one played after it.
+
+    (The silence used to be appended after whatever the analysis had read by then: 0.5 s of
+    the ring, so the note at 0.6 s, read later, came out 0.2 s late.)"""
+    exercise = {"bpm": 120.0, "key": "A", "scale": "minor"}
+    first = render([SynthNote(0.6, 57, dur_s=0.35)], SR, 1.0, seed=3).astype(np.float32)
+    rest = render([SynthNote(0.1, 60, dur_s=0.3)], SR, 0.6, seed=4).astype(np.float32)
+    assert first.size == SR
+    thread = AnalysisThread(_DropInTheMiddleSource(first, rest), **exercise)
+    thread.start()
+    assert thread.wait(10)
+    snap = thread.snapshot
+    assert snap.ring_overflows == 1 and snap.dropped_samples == int(0.2 * SR)
+    assert snap.time_s == pytest.approx(1.8, abs=1e-6)
+    stream = np.concatenate([first, np.zeros(int(0.2 * SR), np.float32), rest])
+    offline = analyze_samples(stream, SR, **exercise)
+    assert [n.midi for n in snap.notes] == [n.midi for n in offline.notes] == [57, 60]
+    for live_note, offline_note in zip(snap.notes, offline.notes, strict=True):
+        assert live_note.onset_s == pytest.approx(offline_note.onset_s, abs=1e-6)
+    assert snap.notes[0].onset_s == pytest.approx(0.6, abs=0.01)
+    assert snap.notes[1].onset_s == pytest.approx(1.3, abs=0.05)
 
 
 def test_bad_exercise_settings_fail_before_anything_starts():

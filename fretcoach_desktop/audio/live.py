@@ -384,14 +384,14 @@ class AnalysisThread:
                 more = state.drain(MAX_BATCH_S)
                 error = self._source.poll_error()
                 if error is not None:
-                    state.drain(math.inf)
+                    state.drain_end()
                     reason = "error"
                     break
                 if stopping:
-                    state.drain(math.inf)
+                    state.drain_end()
                     break
                 if finished and not more:
-                    state.drain(math.inf)
+                    state.drain_end()
                     reason = "finished"
                     break
                 state.publish()
@@ -463,7 +463,7 @@ class _State:
         self.count = 0
         self.level = (SILENCE_DBFS, SILENCE_DBFS)
         self.clip_count = 0
-        self.dropped_seen = 0
+        self.tail_silence = 0  # zeros fed for samples dropped at the very end
         self.tuner: TunerReading | None = None
         self.tuner_at = -math.inf
         self.next_window = 0  # index of the next window to close
@@ -472,34 +472,45 @@ class _State:
 
     # ------------------------------------------------------------------ input
     def drain(self, budget_s: float) -> bool:
-        """Feed the engine what the ring holds (at most *budget_s* of audio); True if more is left."""
+        """Feed the engine what the ring holds (at most *budget_s* of audio); True if more is left.
+
+        The ring gives the stream as the device delivered it: samples it had to drop come
+        out as silence at their place (:meth:`~.ring.RingBuffer.read_stream`), so stream
+        time keeps matching the device's clock (and the metronome grid) after an overflow.
+        """
         ring = self.ring
         if ring is None:
             return False
         if math.isinf(budget_s):
             budget = math.inf
-        elif ring.available < self.min_block and ring.dropped_samples == self.dropped_seen:
+        elif ring.available + ring.silence_pending < self.min_block:
             return False  # wait for a bit more audio: at most MIN_BLOCK_S of extra delay
         else:
             budget = int(budget_s * self.sr)
         done = 0
         while done < budget:
-            block = ring.read(self.chunk)
+            block = ring.read_stream(self.chunk)
             if block.size == 0:
                 break
             self._feed(block)
             done += block.size
-        # samples the ring had to drop are replaced by silence, so that stream time keeps
-        # matching the device's clock (and the metronome grid)
-        lost = ring.dropped_samples - self.dropped_seen
+        if self.aligning:
+            self._align()
+        return ring.available + ring.silence_pending >= self.min_block
+
+    def drain_end(self) -> None:
+        """The source has stopped: everything left, then the samples dropped at the very end
+        (known only by count) as silence, so the stream lasts as long as the device ran."""
+        self.drain(math.inf)
+        ring = self.ring
+        if ring is None:
+            return
+        lost = ring.unplaced - self.tail_silence
         while lost > 0:
             n = min(lost, self.zeros.size)
             self._feed(self.zeros[:n])
-            self.dropped_seen += n
+            self.tail_silence += n
             lost -= n
-        if self.aligning:
-            self._align()
-        return ring.available >= self.min_block
 
     def _align(self) -> None:
         """Measure where the first click lies in stream time; re-shift what was reported."""
