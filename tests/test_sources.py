@@ -160,14 +160,32 @@ def test_sample_rate_limits_are_inclusive(tmp_path, rate):
     assert read_audio(path)[1] == rate
 
 
-def test_nan_samples_are_rejected(tmp_path):
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_samples_are_rejected(tmp_path, bad):
     signal = tone()
-    signal[100] = np.nan
+    signal[100] = bad
     path = tmp_path / "nan.wav"
     sf.write(path, signal, SR, subtype="FLOAT")
     with pytest.raises(AudioFileError) as exc:
         read_audio(path)
     assert "invalid samples" in one_line(exc)
+
+
+def test_peak_is_the_largest_magnitude_of_either_sign(tmp_path):
+    """A take whose loudest sample is negative is as loud as its magnitude says."""
+    signal = np.zeros(SR, dtype=np.float32)
+    signal[10] = -0.5
+    signal[20] = 10 ** (-70 / 20)
+    path = tmp_path / "negative.wav"
+    sf.write(path, signal, SR, subtype="FLOAT")
+    samples, _ = read_audio(path)
+    assert samples.min() == -0.5
+
+    signal[10] = -(10 ** (-61 / 20))
+    sf.write(path, signal, SR, subtype="FLOAT")
+    with pytest.raises(AudioFileError) as exc:
+        read_audio(path)
+    assert "silent (peak -61 dBFS" in one_line(exc)
 
 
 def test_audio_file_error_message_is_collapsed_to_one_line():
