@@ -150,6 +150,13 @@ def test_broken_settings_file_is_a_clean_error(take, isolated_env):
     assert_one_line_error(proc, "is not valid JSON")
 
 
+def test_a_settings_error_wins_over_a_file_error(tmp_path, isolated_env):
+    """The take is decoded while the settings load; a bad settings file is still reported first."""
+    (isolated_env / "settings.json").write_text("{oops", encoding="utf-8")
+    proc = run_cli("analyze", str(tmp_path / "missing.wav"), "--bpm", "120", "--key", "A", "--scale", "minor")
+    assert_one_line_error(proc, "is not valid JSON")
+
+
 def test_unknown_options_are_one_line_usage_errors():
     assert_one_line_error(run_cli("history", "--frobnicate"), "unrecognized arguments")
 
