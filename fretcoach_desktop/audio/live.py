@@ -231,6 +231,9 @@ class AnalysisThread:
             event; they must return at once (exceptions are logged and ignored).
         window_s, checkpoint_s, poll_s: window length, checkpoint period (stream seconds)
             and wake-up period (wall seconds).
+        tap: called on the analysis thread with every block the engine is fed, in stream
+            order (silence for dropped samples included), e.g. to record exactly what was
+            analyzed (``listen --record``). The array is only valid during the call.
 
     Raises:
         ValueError: bad bpm, subdivision, key, scale or A4 (checked before anything starts).
@@ -256,6 +259,7 @@ class AnalysisThread:
         checkpoint_s: float = CHECKPOINT_S,
         poll_s: float = POLL_S,
         name: str = "fretcoach-analysis",
+        tap: Callable[[np.ndarray], Any] | None = None,
     ) -> None:
         self.grid = Grid(bpm, subdivision)
         self.key = normalize_key(key)
@@ -275,6 +279,7 @@ class AnalysisThread:
         self._flats = key_prefers_flats(self.key, self.scale)
         self._source = source
         self._click, self._player = click, player
+        self._tap = tap
         self._hooks = {WindowClosed: on_window, Checkpoint: on_checkpoint, StreamEnded: on_end}
         self._subscribers: list[queue.SimpleQueue[LiveEvent]] = []
         self._stop = threading.Event()
@@ -545,6 +550,8 @@ class _State:
     def _feed(self, block: np.ndarray) -> None:
         engine = self.engine
         engine.process(block)
+        if self.o._tap is not None:
+            self.o._tap(block)
         self.count += block.size
         self.sum_sq += engine.level_rms**2 * block.size
         self.peak = max(self.peak, engine.level_peak)

@@ -2,10 +2,30 @@
 
 Records from an audio input (or replays a file through the live path), runs the same
 :class:`~fretcoach_desktop.audio.live.AnalysisThread` as the window, and prints the same
-result as ``fretcoach analyze`` (``--json``: the same JSON object). Times are stream
-seconds: t = 0 is the first captured sample, where the metronome grid starts; with
-``--click`` the click is played and t = 0 is its first click as heard (the gap between the
-two audio streams and the device's calibrated latency are taken out of every note time).
+result as ``fretcoach analyze`` (``--json``: the same JSON object, plus the fields below).
+
+What t = 0 is (``"t0"`` in the JSON), where the metronome grid starts:
+
+* ``"first captured sample"``: the first sample the input device delivered. Every sample
+  after it keeps its place (samples lost to an overflow become silence where they were
+  lost), so a note's ``onset_s`` is its sample position / rate, minus ``latency_ms`` when a
+  latency is set (``--latency-ms`` or the device's calibration). ``"t0_utc"`` is the
+  wall-clock time of that sample (ISO 8601, UTC), estimated from the input's callback
+  clock (the median over >= 32 callbacks of "now - samples so far / rate", so it includes
+  the input's buffering, a few ms).
+* ``"first click as heard"`` (``--click``): the click's first beat, as it reaches the
+  input: the measured gap between the click's and the capture's streams
+  (``click_offset_ms``) and the calibrated latency are taken out of every note time;
+  ``"t0_utc"`` is the capture's t0 plus that gap.
+* ``"first sample of the file"`` (``--file``/``--demo``): as ``fretcoach analyze``;
+  ``"t0_utc"`` is null.
+
+The extra JSON fields: ``t0``, ``t0_utc``, ``device``, ``latency_ms`` (subtracted from
+every time), ``click_offset_ms`` (null without a click), ``input_overflows`` (blocks the
+driver reported as overflowed: their samples never reached FretCoach and are not
+replaced), ``ring_overflows`` and ``dropped_samples`` (writes the analysis could not keep
+up with, and their samples, replaced by silence in place). Play a file into the input
+only once ``listen`` runs: whatever played before t = 0 is not heard.
 
 Stop it with ``--seconds N`` or Ctrl-C; either way the result so far is printed. A device
 lost mid-way prints the result so far, then the error (exit status 1).
@@ -22,7 +42,7 @@ import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 __all__ = ["ListenSession", "add_parser", "run"]
@@ -94,6 +114,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="play the metronome click through the output device (the grid starts at its first click)",
     )
     p.add_argument("--seconds", type=float, default=None, metavar="N", help="stop after N seconds (default: Ctrl-C)")
+    p.add_argument(
+        "--record",
+        metavar="PATH",
+        help="also write the audio exactly as analyzed to PATH (.wav: 32-bit float, .flac: 24-bit); "
+        "'fretcoach analyze PATH' then reports the same notes",
+    )
     add_exercise_args(p, required=False, unless="--demo")
     p.add_argument("--json", action="store_true", help="print one JSON object (the 'analyze --json' format)")
     p.set_defaults(handler=run)
@@ -155,6 +181,9 @@ def run(
     if not (math.isfinite(args.count_in) and args.count_in >= 0):
         raise CliError(f"--count-in must be a number of beats >= 0, got {args.count_in:g}")
     check_input_args(args)
+    record = getattr(args, "record", None)
+    if record is not None:
+        _check_record_path(record)
     if args.a4 is not None and not (math.isfinite(args.a4) and 400.0 <= args.a4 <= 480.0):
         raise CliError(f"--a4 must be from 400 to 480 Hz, got {args.a4:g}")
     try:
@@ -187,6 +216,7 @@ def run(
         player = AudioPlayer.instance()
         click = player.make_click(grid.bpm)
 
+    recorder = _Recorder(record) if record is not None else None
     thread = AnalysisThread(
         source,
         bpm=grid.bpm,
@@ -198,7 +228,10 @@ def run(
         count_in_beats=args.count_in,
         click=click,
         player=player,
+        tap=recorder.write if recorder is not None else None,
     )
+    if recorder is not None:
+        recorder.rate = lambda: thread.sample_rate
     events = thread.subscribe()
     started_at = datetime.now(UTC)
     try:
@@ -223,8 +256,10 @@ def run(
 
     # ---- wait for the end (time limit, end of file, device lost, Ctrl-C)
     printed = 0
+    origin = _Origin(source if path is None else None)
     try:
         while not thread.wait(POLL_S):
+            origin.poll()
             snap = thread.snapshot
             if not args.json:
                 printed = _print_new_notes(snap.notes, printed, out)
@@ -235,12 +270,33 @@ def run(
     finally:
         thread.stop()
     thread.wait(5.0)
+    origin.poll()
+    if recorder is not None:
+        recorder.close()
     snap = thread.snapshot
     result = snap.result()
 
     # ---- the result
     if args.json:
-        json.dump(result.to_json(), out, allow_nan=False)
+        doc = result.to_json()
+        if path is not None:
+            t0, t0_utc = "first sample of the file", None
+        elif args.click:
+            gap = (snap.click_offset_ms or 0.0) / 1000.0
+            t0, t0_utc = "first click as heard", origin.iso(gap)
+        else:
+            t0, t0_utc = "first captured sample", origin.iso(0.0)
+        doc.update(
+            t0=t0,
+            t0_utc=t0_utc,
+            device=device_name,
+            latency_ms=latency_ms,
+            click_offset_ms=snap.click_offset_ms,
+            input_overflows=snap.input_overflows,
+            ring_overflows=snap.ring_overflows,
+            dropped_samples=snap.dropped_samples,
+        )
+        json.dump(doc, out, allow_nan=False)
         out.write("\n")
     else:
         from fretcoach_desktop.cli import print_report
@@ -292,6 +348,72 @@ def run(
     if snap.error:
         raise CliError(snap.error, EXIT_FAILURE)
     return EXIT_OK
+
+
+RECORD_SUBTYPES = {".wav": "FLOAT", ".flac": "PCM_24"}
+
+
+def _check_record_path(record: str) -> None:
+    """``--record``: a .wav or .flac path in an existing directory (checked before recording)."""
+    from pathlib import Path
+
+    from fretcoach_desktop.cli import CliError
+
+    target = Path(record)
+    if target.suffix.lower() not in RECORD_SUBTYPES:
+        raise CliError(f"--record: the file must end in .wav or .flac, got {record!r}")
+    if not target.parent.is_dir():
+        raise CliError(f"--record: no directory {str(target.parent)!r}")
+    if target.is_dir():
+        raise CliError(f"--record: {record!r} is a directory")
+
+
+class _Recorder:
+    """Writes every block the engine analyzes (called on the analysis thread)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.rate: Callable[[], int] = lambda: 0
+        self._file: Any = None
+
+    def write(self, block: Any) -> None:
+        if self._file is None:
+            from pathlib import Path
+
+            import soundfile
+
+            subtype = RECORD_SUBTYPES[Path(self.path).suffix.lower()]
+            self._file = soundfile.SoundFile(self.path, "w", samplerate=self.rate(), channels=1, subtype=subtype)
+        self._file.write(block)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+class _Origin:
+    """When the capture's sample 0 was, on the wall clock: its callback clock's first steady
+    estimate (monotonic), converted once it is known."""
+
+    def __init__(self, source: Any) -> None:
+        self._source = source
+        self.utc: datetime | None = None
+
+    def poll(self) -> None:
+        if self.utc is not None or self._source is None:
+            return
+        get = getattr(self._source, "clock_origin", None)
+        origin = get() if callable(get) else None
+        if origin is None:
+            return
+        import time
+
+        self.utc = datetime.fromtimestamp(time.time() - (time.monotonic() - origin), UTC)
+
+    def iso(self, plus_s: float) -> str | None:
+        if self.utc is None:
+            return None
+        return (self.utc + timedelta(seconds=plus_s)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _print_new_notes(notes: tuple[Any, ...], printed: int, out: Any) -> int:
