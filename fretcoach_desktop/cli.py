@@ -324,6 +324,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from fretcoach_desktop.audio.metronome import Grid
     from fretcoach_desktop.audio.sources import AudioFileError, read_audio
     from fretcoach_desktop.audio.theory import TheoryError, normalize_key, normalize_scale
+    from fretcoach_desktop.config_sources import DEFAULT_A4_HZ
 
     # Validate everything the user typed before touching the audio.
     try:
@@ -341,28 +342,27 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         raise CliError(f"--block-size must be from 1 to {BLOCK_SIZE_MAX}, got {args.block_size}")
     if args.a4 is not None and not (math.isfinite(args.a4) and A4_MIN <= args.a4 <= A4_MAX):
         raise CliError(f"--a4 must be from {A4_MIN:g} to {A4_MAX:g} Hz, got {args.a4:g}")
-    # Decode the take on a thread while the settings load: libsndfile and numpy let go of
-    # the GIL, and the settings' import (pydantic) is a fifth of a second of start-up. A
-    # settings error still wins over a file error, as when they were read one after the other.
-    reading = _Background(read_audio, args.take)
-    try:
-        from fretcoach_desktop.config import ConfigError, load_config
 
+    # Decode the take on a thread while the settings and the engine load: libsndfile and
+    # numpy let go of the GIL. The errors come in the order they did when these ran one
+    # after the other: the settings, then the file, then the engine.
+    reading = _Background(read_audio, args.take)
+    engine_error: ImportError | None = None
+    try:
+        config = _analyze_config(args)
         try:
-            config = load_config({"user": args.user, "a4_hz": args.a4})
-        except ConfigError as exc:
-            raise CliError(str(exc)) from None
+            from fretcoach_desktop.audio.analyzer import analyze_samples
+        except ImportError as exc:
+            engine_error = exc
     finally:
         reading.wait()
     try:
         samples, sample_rate = reading.result()
     except AudioFileError as exc:
         raise CliError(str(exc)) from None
-
-    try:
-        from fretcoach_desktop.audio.analyzer import analyze_samples
-    except ImportError as exc:
-        raise CliError(f"the analysis engine is not available: {exc}", EXIT_FAILURE) from None
+    if engine_error is not None:
+        raise CliError(f"the analysis engine is not available: {engine_error}", EXIT_FAILURE) from None
+    a4 = config.a4_hz if config is not None else args.a4 if args.a4 is not None else DEFAULT_A4_HZ
 
     try:
         result = analyze_samples(
@@ -372,7 +372,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             key=key,
             scale=scale,
             subdivision=grid.subdivision,
-            a4=config.a4_hz,
+            a4=a4,
             block_size=args.block_size,
         )
     except ValueError as exc:  # TheoryError and friends: input the engine rejected
@@ -388,7 +388,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             "scale": scale,
             "bpm": grid.bpm,
             "subdivision": grid.subdivision,
-            "a4": config.a4_hz,
+            "a4": a4,
             "count_in": args.count_in,
         }
         print_report(result, header, sys.stdout)
@@ -402,6 +402,22 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             print(f"\nSaved as session {session_id} (profile {profile!r})")
             sys.stdout.flush()
     return EXIT_OK
+
+
+def _analyze_config(args: argparse.Namespace) -> Any | None:
+    """The settings ``analyze`` runs with; None when they would all be defaults and nothing
+    is saved: then only ``--a4`` matters (range-checked like the setting), and the settings
+    model (pydantic, a fifth of a second of start-up) is never built."""
+    from fretcoach_desktop.config_sources import only_defaults
+
+    if not args.save and only_defaults({"user": args.user}):
+        return None
+    from fretcoach_desktop.config import ConfigError, load_config
+
+    try:
+        return load_config({"user": args.user, "a4_hz": args.a4})
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
 
 
 class _Background:

@@ -23,6 +23,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from fretcoach_desktop.config_sources import (  # re-exported: ENV_VARS, SETTINGS_FILE_NAME, default_data_dir
+    DB_FILE_NAME,
+    DEFAULT_A4_HZ,
+    ENV_VARS,
+    SETTINGS_FILE_NAME,
+    data_dir_of,
+    default_data_dir,
+)
+
 __all__ = [
     "ENV_VARS",
     "SETTINGS_FILE_NAME",
@@ -32,38 +41,9 @@ __all__ = [
     "load_config",
 ]
 
-APP_NAME = "FretCoach"
-SETTINGS_FILE_NAME = "settings.json"
-DB_FILE_NAME = "fretcoach.db"
-
-#: Environment variable -> Config field.
-ENV_VARS: dict[str, str] = {
-    "FRETCOACH_DATA_DIR": "data_dir",
-    "FRETCOACH_DB_URL": "db_url",
-    "FRETCOACH_USER": "user",
-    "OPENAI_API_KEY": "openai_api_key",
-    "OPENAI_BASE_URL": "openai_base_url",
-    "FRETCOACH_MODEL": "model",
-    "FRETCOACH_FALLBACK_MODELS": "fallback_models",
-    "FRETCOACH_TTS_MODEL": "tts_model",
-    "FRETCOACH_TTS_VOICE": "tts_voice",
-    "OPIK_API_KEY": "opik_api_key",
-    "OPIK_WORKSPACE": "opik_workspace",
-    "OPIK_PROJECT_NAME": "opik_project_name",
-    "OPIK_URL_OVERRIDE": "opik_url_override",
-    "FRETCOACH_A4_HZ": "a4_hz",
-}
-
 
 class ConfigError(ValueError):
     """Invalid settings (bad file, bad variable, bad flag), with a one-line message."""
-
-
-def default_data_dir() -> Path:
-    """The platform's per-user data directory for FretCoach (e.g. ~/.local/share/FretCoach)."""
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir(APP_NAME, appauthor=False))
 
 
 class Config(BaseModel):
@@ -84,7 +64,7 @@ class Config(BaseModel):
     opik_workspace: str | None = Field(None, description="Opik workspace")
     opik_project_name: str = Field("FretCoach", description="Opik project")
     opik_url_override: str | None = Field(None, description="Self-hosted Opik URL")
-    a4_hz: float = Field(440.0, ge=400.0, le=480.0, description="Tuning reference for A4")
+    a4_hz: float = Field(DEFAULT_A4_HZ, ge=400.0, le=480.0, description="Tuning reference for A4")
 
     @field_validator("data_dir", mode="before")
     @classmethod
@@ -161,8 +141,7 @@ def load_config(
 
     from_env = {field: value for var, field in ENV_VARS.items() if (value := env.get(var, "").strip())}
 
-    data_dir = given.get("data_dir") or from_env.get("data_dir") or default_data_dir()
-    data_dir = Path(data_dir).expanduser()
+    data_dir = data_dir_of(given, from_env)
 
     values: dict[str, Any] = _read_settings_file(data_dir / SETTINGS_FILE_NAME)
     values.update(from_env)

@@ -272,6 +272,30 @@ def test_a4_comes_from_flag_then_environment(take, fake_engine, monkeypatch, cap
     assert [c["a4"] for c in fake_engine.calls] == [442.0, 415.5]
 
 
+def test_a4_without_settings_is_the_flag_or_440_and_the_settings_file_counts(take, fake_engine, isolated_env):
+    argv = ["analyze", str(take), "--bpm", "120", "--key", "A", "--scale", "minor", "--json"]
+    assert cli.main(argv) == 0
+    assert cli.main([*argv, "--a4", "432"]) == 0
+    (isolated_env / "settings.json").write_text('{"a4_hz": 441}', encoding="utf-8")
+    assert cli.main(argv) == 0
+    assert cli.main([*argv, "--a4", "432"]) == 0
+    assert [c["a4"] for c in fake_engine.calls] == [440.0, 432.0, 441.0, 432.0]
+
+
+def test_plain_analyze_builds_no_settings_model(take):
+    """With default settings and no --save, analyze never imports pydantic or the store."""
+    code = (
+        "import sys\n"
+        "from fretcoach_desktop import cli\n"
+        f"status = cli.main(['analyze', {str(take)!r}, '--bpm', '120', '--key', 'A', '--scale', 'minor', '--json'])\n"
+        "heavy = ('pydantic', 'sqlalchemy', 'alembic', 'fretcoach_desktop.config', 'fretcoach_desktop.store')\n"
+        "print(status, sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stderr.strip() == "0 []"
+    assert json.loads(proc.stdout)["sample_rate"] == SR
+
+
 def test_count_in_is_accepted_and_reported(take, fake_engine, capsys):
     argv = ["analyze", str(take), "--bpm", "120", "--key", "A", "--scale", "minor", "--count-in", "4"]
     assert cli.main(argv) == 0

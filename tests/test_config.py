@@ -215,3 +215,52 @@ def test_config_module_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# --------------------------------------------------------------------------- only_defaults
+
+
+def _defaults_of(cfg: Config) -> dict:
+    """Every field of *cfg* that is not machine-specific (data dir and the database in it)."""
+    return {name: getattr(cfg, name) for name in Config.model_fields if name not in ("data_dir", "db_url")}
+
+
+def test_only_defaults_means_load_config_gives_every_default(tmp_path):
+    from fretcoach_desktop.config_sources import DEFAULT_A4_HZ, only_defaults
+
+    env = {"FRETCOACH_DATA_DIR": str(tmp_path), "UNRELATED": "x", "FRETCOACH_USER": "  "}  # blank = unset
+    assert only_defaults({"user": None, "a4_hz": None}, env)
+    cfg = load_config({"user": None}, env)
+    expected = {
+        name: field.get_default(call_default_factory=True)
+        for name, field in Config.model_fields.items()
+        if name not in ("data_dir", "db_url")
+    }
+    assert _defaults_of(cfg) == expected
+    assert cfg.a4_hz == DEFAULT_A4_HZ
+    assert only_defaults({"data_dir": tmp_path / "elsewhere"}, {})
+
+
+@pytest.mark.parametrize("var", sorted(set(ENV_VARS) - {"FRETCOACH_DATA_DIR"}))
+def test_any_variable_is_not_only_defaults(tmp_path, var):
+    from fretcoach_desktop.config_sources import only_defaults
+
+    assert not only_defaults({}, {"FRETCOACH_DATA_DIR": str(tmp_path), var: "1"})
+
+
+def test_an_override_or_a_settings_file_is_not_only_defaults(tmp_path):
+    from fretcoach_desktop.config_sources import only_defaults
+
+    env = {"FRETCOACH_DATA_DIR": str(tmp_path)}
+    assert not only_defaults({"user": "ana"}, env)
+    assert not only_defaults({"a4_hz": 442.0}, env)
+    write_settings(tmp_path, a4_hz=442)
+    assert not only_defaults({}, env)
+    assert only_defaults({}, {"FRETCOACH_DATA_DIR": str(tmp_path / "other")})
+    assert not only_defaults({"data_dir": tmp_path}, {})
+
+
+def test_config_sources_import_no_pydantic():
+    code = "import sys, fretcoach_desktop.config_sources; print('pydantic' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ, check=True)
+    assert out.stdout.strip() == "False"
