@@ -127,7 +127,7 @@ class LiveSnapshot:
     tuner: TunerReading | None = None  # None when the input is not a clear pitch
     input_overflows: int = 0  # blocks PortAudio dropped
     ring_overflows: int = 0  # writes the ring buffer could not take (the analysis fell behind)
-    dropped_samples: int = 0  # samples lost to ring overflows (replaced by silence)
+    dropped_samples: int = 0  # samples lost to ring overflows (replaced by silence where they were lost)
     error: str | None = None  # why the stream ended, when it was not asked to
     latency_ms: float = 0.0  # input latency subtracted from the reported times
     count_in_s: float = 0.0  # the count-in lasts until this stream time

@@ -229,7 +229,9 @@ class RingBuffer:
         buf, cap = self._buf, self._capacity
         while filled < room:
             if self._spilled_done < self._spilled:  # lost when the gap table was full: here
-                z = min(self._spilled - self._spilled_done, room - filled) if fill else self._spilled - self._spilled_done
+                z = self._spilled - self._spilled_done
+                if fill:
+                    z = min(z, room - filled)
                 if fill:
                     dest[filled : filled + z] = 0.0
                     filled += z
