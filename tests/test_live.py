@@ -397,6 +397,24 @@ def test_listen_stops_after_seconds_and_prints_a_report():
     assert f"{info['key']} {info['scale']}" in text
 
 
+def test_listen_record_writes_exactly_what_was_analyzed(take, tmp_path):
+    samples, sr, exercise = take
+    recorded = tmp_path / "heard.wav"
+    out = io.StringIO()
+    args = listen_args(
+        "--file", str(TAKE), "--speed", "0", "--json", "--record", str(recorded),
+        "--bpm", str(exercise["bpm"]), "--key", exercise["key"], "--scale", exercise["scale"],
+        "--subdivision", str(exercise["subdivision"]),
+    )  # fmt: skip
+    assert listen.run(args, out=out, err=io.StringIO()) == 0
+    heard, rate = read_audio(recorded)
+    assert rate == sr and heard.size == samples.size
+    np.testing.assert_array_equal(heard, samples)
+    got = json.loads(out.getvalue())
+    again = analyze_samples(heard, rate, **exercise).to_json()
+    assert without_final({k: got[k] for k in again}) == without_final(again)
+
+
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [
@@ -406,6 +424,8 @@ def test_listen_stops_after_seconds_and_prints_a_report():
         (("--demo", "--seconds", "-1"), "--seconds"),
         (("--demo", "--channel", "0"), "--channel"),
         (("--file", "/nonexistent.wav", "--bpm", "90", "--key", "A", "--scale", "minor"), "file not found"),
+        (("--demo", "--record", "take.mp3"), "--record: the file must end in .wav or .flac"),
+        (("--demo", "--record", "/nonexistent/take.wav"), "--record: no directory"),
     ],
 )
 def test_listen_user_errors_are_one_line(argv, fragment):
