@@ -209,6 +209,47 @@ class FretCoachEngine(Engine):
         return self._analyze(samples, sr, bpm=take.bpm, key=take.key, scale=take.scale, subdivision=take.subdivision)
 
 
+def causality_cuts(take: Take, samples: np.ndarray, sr: int, after_s: float = 0.005) -> tuple[int, list[str]]:
+    """Cut the take ``after_s`` after each note's ``emitted_s``: the shortened run must report it.
+
+    ``emitted_s`` promises that the note was decided from the samples up to then; a run that
+    ends there (finish() at the end of the stream) must therefore report the note, at the
+    same onset. One pass per take: the engine is fed up to each cut, a copy of it is
+    finished and checked, and the original goes on. Returns (cuts, failures, revisions):
+    a revision is a note the shortened run names differently from the whole run (its
+    pitch settles over the whole note, which the cut run did not hear).
+    """
+    import copy
+
+    from fretcoach_desktop.audio.analyzer import StreamingAnalyzer
+
+    def engine() -> StreamingAnalyzer:
+        return StreamingAnalyzer(sr, bpm=take.bpm, key=take.key, scale=take.scale, subdivision=take.subdivision)
+
+    full = engine()
+    for start in range(0, samples.size, 4096):
+        full.process(samples[start : start + 4096])
+    full.finish()
+    cuts = sorted((min(samples.size, math.ceil((n.emitted_s + after_s) * sr)), n) for n in full.notes)
+    live, fed, failures, revised = engine(), 0, [], []
+    for cut, note in cuts:
+        while fed < cut:
+            live.process(samples[fed : min(cut, fed + 4096)])
+            fed = min(cut, fed + 4096)
+        probe = copy.deepcopy(live)
+        probe.finish()
+        same = [m for m in probe.notes if abs(m.onset_s - note.onset_s) < 0.0015]
+        if not same:
+            failures.append(
+                f"{take.name}: {note.note} at {note.onset_s:.3f}s (emitted {note.emitted_s:.3f}s) lost when cut at {cut / sr:.3f}s"
+            )
+        elif same[0].midi != note.midi:
+            revised.append(
+                f"{take.name}: {note.note} at {note.onset_s:.3f}s reported as {same[0].note} when cut at {cut / sr:.3f}s"
+            )
+    return len(cuts), failures, revised
+
+
 class TruthEngine(Engine):
     """The ground truth as an engine: the harness must give it a perfect score."""
 
@@ -984,6 +1025,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="only the takes whose path contains SUBSTR (repeatable)",
     )
     ap.add_argument(
+        "--causality",
+        action="store_true",
+        help="also cut every take 5 ms after each note's emitted_s and check the shortened run reports it",
+    )
+    ap.add_argument(
         "--by-condition",
         action="store_true",
         help="also print the main figures per condition (the hard corpus's 'condition', else the folder)",
@@ -1035,6 +1081,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Analysis benchmark: {title}\n")
         print(table(figures))
     by_name = {t.name: t for t in takes}
+    causality: dict | None = None
+    if args.causality:
+        log("causality: cutting every take after each note's emitted_s")
+        n_cuts, failures, revised = 0, [], []
+        for take in takes:
+            c, f, r = causality_cuts(take, *audio[take.name])
+            n_cuts, failures, revised = n_cuts + c, failures + f, revised + r
+        causality = {"cuts": n_cuts, "failures": failures, "revised": revised}
+        print(f"\ncausality: {len(failures)} of {n_cuts} cuts 5 ms after emitted_s lost their note (target 0);")
+        print(f"{len(revised)} named the note differently from the whole run (its pitch settles over the note)")
+        for line in failures + revised:
+            print(f"   {line}")
     if args.by_condition and all_scores:
         print()
         causal = {name: ENGINES[name].causal for name in all_scores}
@@ -1050,6 +1108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         payload = {
             "corpus": str(corpus),
             "tolerance_ms": args.tolerance_ms,
+            "causality": causality,
             "targets": {r.key: r.target for r in ROWS if r.target},
             "engines": {
                 name: {"figures": figures[name], "takes": [s.summary() for s in all_scores[name]]} for name in figures

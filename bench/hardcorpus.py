@@ -60,7 +60,7 @@ from pathlib import Path
 
 import numpy as np
 
-VERSION = 2
+VERSION = 3
 SR = 44100
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "bench" / ".hard-corpus"
@@ -234,7 +234,8 @@ def write_midi(path: Path, notes: list[TNote], program: int) -> None:
     for i, n in enumerate(notes):
         ch = channels[i % len(channels)]
         on, off = _tick(n.onset_s), _tick(n.onset_s + n.dur_s)
-        events.append((on, 1, mido.Message("pitchwheel", channel=ch, pitch=_bend_value(n.cents - 100 * n.bend_from))))
+        # a bent note is fretted bend_from semitones low and pushed up to its pitch
+        events.append((on, 1, mido.Message("pitchwheel", channel=ch, pitch=_bend_value(n.cents))))
         events.append((on, 2, mido.Message("note_on", channel=ch, note=n.midi - n.bend_from, velocity=n.velocity)))
         if n.vibrato or n.bend_from:
             t = n.onset_s + 0.005
@@ -244,7 +245,7 @@ def write_midi(path: Path, notes: list[TNote], program: int) -> None:
                 if n.bend_from:
                     a, b = n.bend_s
                     frac = float(np.clip((dt - a) / (b - a), 0.0, 1.0))
-                    c -= 100 * n.bend_from * (1.0 - (3 * frac**2 - 2 * frac**3))  # smoothstep up
+                    c += 100 * n.bend_from * (3 * frac**2 - 2 * frac**3)  # smoothstep up
                 if n.vibrato:
                     depth, rate = n.vibrato
                     ramp = min(1.0, max(0.0, (dt - 0.08) / 0.1))  # vibrato comes in after the attack
@@ -807,7 +808,9 @@ def build(out_dir: Path = DEFAULT_OUT, *, takes: int = 3, only: list[str] | None
             continue
         for i in range(takes):
             meta = render(fn(i), out_dir)
-            log(f"hard corpus: {name}/take{i:02d} ({what}; {meta['program']} {meta['variant']}) {len(meta['notes'])} notes")
+            log(
+                f"hard corpus: {name}/take{i:02d} ({what}; {meta['program']} {meta['variant']}) {len(meta['notes'])} notes"
+            )
     if not only:
         stamp.write_text(f"{VERSION}\n")
     return out_dir

@@ -13,7 +13,7 @@ from fretcoach_desktop.audio.analyzer import StreamingAnalyzer, analyze_file, an
 from fretcoach_desktop.audio.metrics import compute_metrics
 from fretcoach_desktop.audio.types import NoiseEvent, Note
 
-from .synth import SynthNote, legato, render
+from .synth import SynthNote, bend, legato, render
 
 DATA = Path(__file__).parent / "data"
 SR = 44100
@@ -131,6 +131,16 @@ def test_legato_pitch_change_without_an_attack_is_a_new_note():
     assert result.notes[1].onset_s == pytest.approx(1.0, abs=0.03)
 
 
+@pytest.mark.parametrize("semitones", [1, 2])
+def test_a_bend_is_one_note_named_by_the_pitch_it_reaches(semitones):
+    """A bend glides through the pitches in between: not a hammer-on, no extra notes."""
+    y = bend(57 - semitones, 57, start_s=0.03, reach_s=0.15)
+    result = analyze_samples(y, SR, bpm=120, key="A", scale="minor")
+    assert [n.midi for n in result.notes] == [57]
+    assert abs(result.notes[0].cents) < 10
+    assert result.notes[0].onset_s == pytest.approx(0.5, abs=0.01)
+
+
 def test_string_noise_bursts_are_noise_events_not_notes():
     notes = [SynthNote(0.5, 52), SynthNote(1.5, 55), SynthNote(2.5, 57)]
     bursts = [(1.1, 0.05), (2.1, 0.04), (3.3, 0.06)]  # in the gaps and during a ringing note
@@ -163,6 +173,35 @@ def test_decisions_only_use_the_past(scale_run):
     reported = [(n.onset_s, n.midi, n.emitted_s) for n in early]
     assert reported == [(n.onset_s, n.midi, n.emitted_s) for n in full.notes if n.emitted_s <= cut_s - 0.012]
     assert all(n.emitted_s <= cut_s for n in early)
+
+
+def test_a_stream_cut_just_after_a_note_was_emitted_still_reports_it():
+    """emitted_s is honest: the samples up to it were enough to decide the note, so a run
+    that ends 5 ms later (finish() at the end of the stream) reports it at the same onset."""
+    import copy
+
+    from fretcoach_desktop.audio.sources import read_audio
+
+    meta = json.loads((DATA / "musescore_take000.json").read_text())
+    y, sr = read_audio(DATA / "musescore_take000.flac")
+
+    def engine() -> StreamingAnalyzer:
+        return StreamingAnalyzer(
+            sr, bpm=meta["bpm"], key=meta["key"], scale=meta["scale"], subdivision=meta["subdivision"]
+        )
+
+    full = analyze_samples(
+        y, sr, bpm=meta["bpm"], key=meta["key"], scale=meta["scale"], subdivision=meta["subdivision"]
+    )
+    assert len(full.notes) > 20
+    live, fed = engine(), 0
+    for note in full.notes:
+        cut = int(np.ceil((note.emitted_s + 0.005) * sr))
+        live.process(y[fed:cut])
+        fed = cut
+        probe = copy.deepcopy(live)
+        probe.finish()
+        assert any(abs(n.onset_s - note.onset_s) < 0.0015 for n in probe.notes), (note.note, note.onset_s)
 
 
 def test_live_metrics_over_a_window(scale_run):

@@ -59,6 +59,7 @@ APERIODIC = 0.35  # over which a frame is noise
 QUIET = 4.0  # frames below QUIET x the background power are silence
 MIXED = 0.45  # aperiodicity a frame may have when it agrees with a known pitch (two notes ring)
 UNMIX_PERIODIC = 0.25  # a new note's period under a ringing note must be at least this clean
+SUBHARMONIC_MAX = 6  # a reading is checked for being this many times the new note's period
 CONFIRM_FRAMES = 2  # agreeing periodic frames that make a note
 DENSE_S = 0.16  # every pitch frame is computed this long after an onset candidate
 DECIDE_S = 0.16  # a candidate still unpitched this long after its onset is not a note
@@ -70,6 +71,8 @@ NOISE_HF_GAIN = 3.0  # ...and raises the energy above 3 kHz at least this much
 NOTE_MAX_S = 2.0  # cents are measured over at most this much of a note
 NOTE_SILENT_S = 0.12  # unpitched this long: the note has ended
 LEGATO_FRAMES = 3  # a new stable pitch held over this many measured frames, no attack
+LEGATO_STABLE = 0.25  # semitones: the spread of those frames (a bend is still moving)
+GLIDE_FRAMES = 3  # frames between the old and the new pitch that make the change a bend
 TUNER_SILENT_POWER = 1e-7  # mean square below which the tuner does not even look (-70 dBFS)
 
 
@@ -93,6 +96,8 @@ class _Active:
     majority: int = 0  # the semitone most frames agree on so far
     last_pitched: int = 0  # full-rate sample: end of the last frame that matched
     legato: list[tuple[int, float]] = field(default_factory=list)
+    last_m: float = 0.0  # pitch of the last frame that read a pitch
+    run_from: float = 0.0  # last_m just before the current legato run began
 
     def add(self, midi_f: float) -> None:
         self.pitches.append(midi_f)
@@ -424,6 +429,8 @@ class StreamingAnalyzer:
 
     def _examine(self, cand: _Candidate, j: int) -> bool:
         """Feed frame j (which starts after the candidate's onset); True once decided."""
+        if self._pitched(j, MIXED):
+            self._lift_subharmonic(j)
         act = self._active
         if act is not None and self._pitched(j) and act.midi_f - self._midi_f(j) > 11.5:
             # reads below the ringing note: a common period of it and a new note?
@@ -447,6 +454,51 @@ class StreamingAnalyzer:
             self._decide_unpitched(cand, j + 1)
             return True
         return False
+
+    def _lift_subharmonic(self, j: int) -> None:
+        """Re-read frame j at a fraction 1/k of its period when the frame is periodic there.
+
+        Two notes sounding together (the new one over one still ringing) repeat at a common
+        multiple of their periods, and that dip can be deeper than the new note's own:
+        Eb4 over a ringing C4 reads as Ab2, a third of Eb4's frequency. A single tone has no
+        clean dip at a fraction of its period (its fundamental breaks it), so a clean dip
+        at P/k means the frame's tone is k times higher. The ringing note's own period is
+        not taken for the new one.
+        """
+        f0 = self._f0[j]
+        if f0 <= 0.0:
+            return
+        tau = self.low_rate / f0
+        hop, span, yin = self.hop, self.yin.span, self.yin
+        if tau / 2 < yin.min_lag:
+            return
+        cmndf, _ = yin.cmndf(self._pitch.view(j * hop, j * hop + span)[None, :])
+        row = cmndf[0]
+        act = self._active
+        best: tuple[float, float] | None = None
+        for k in range(2, SUBHARMONIC_MAX + 1):
+            t = tau / k
+            lo, hi = max(yin.min_lag, int(math.floor(t * 0.98))), int(math.ceil(t * 1.02))
+            if hi < lo:
+                break
+            i = lo + int(np.argmin(row[lo : hi + 1]))
+            v = float(row[i])
+            if v >= UNMIX_PERIODIC or not row[i - 1] >= v <= row[i + 1]:
+                continue
+            a, c = float(row[i - 1]), float(row[i + 1])
+            den = a - 2.0 * v + c
+            shift = min(0.5, max(-0.5, 0.5 * (a - c) / den)) if den > 0 else 0.0
+            freq = self.low_rate / (i + shift)
+            midi = 69.0 + 12.0 * math.log2(freq / self.a4)
+            if act is not None and abs(midi - act.midi_f) < 0.5:
+                continue  # the ringing note itself
+            best = (freq, v)
+        if best is not None:
+            self._log(
+                self._frame_start(j), "lift", f"{self._midi_f(j):.2f} -> {69 + 12 * math.log2(best[0] / self.a4):.2f}"
+            )
+            self._f0[j] = best[0]
+            self._aper[j] = min(self._aper[j], best[1])
 
     def _unmix(self, j: int, act: _Active) -> None:
         """Re-read frame j without the ringing note's period.
@@ -529,6 +581,7 @@ class StreamingAnalyzer:
         for k in frames:
             act.add(self._midi_f(k))
         act.last_pitched = self._frame_end(frames[-1])
+        act.last_m = midi_f
         self._active = act
         self._log(onset, "note", f"{note.note} {note.cents:+.1f}c emitted {note.emitted_s:.3f}")
 
@@ -561,19 +614,43 @@ class StreamingAnalyzer:
             if _harmonic(m - act.midi_f) or _harmonic(m - act.majority):
                 # the same tone (or a sub-harmonic reading of it): keep measuring
                 act.legato.clear()
+                act.last_m = m
                 if end - act.onset < NOTE_MAX_S * sr:
                     act.add(m)
                 act.last_pitched = end
                 return
-            # a different stable pitch without an attack: legato
+            # a different pitch without an attack: a hammer-on or pull-off jumps to it and
+            # holds it; a bend glides there through the pitches in between
             run = act.legato
-            if run and abs(m - run[-1][1]) > 0.5:
+            if not run or abs(m - run[-1][1]) > 0.5:
                 run.clear()
+                act.run_from = act.last_m
             run.append((j, m))
-            if len(run) >= LEGATO_FRAMES:
-                onset = self._frame_start(run[0][0]) + self.yin.window * self.dec // 2
-                self._log(onset, "legato", f"{act.midi_f:.2f} -> {m:.2f}")
-                self._start_note(onset, float(np.median([v for _, v in run])), end, [k for k, _ in run])
+            act.last_m = m
+            held = run[-LEGATO_FRAMES:]
+            if len(held) < LEGATO_FRAMES or max(v for _, v in held) - min(v for _, v in held) > LEGATO_STABLE:
+                return
+            lo, hi = sorted((act.midi_f, m))
+            between = sum(1 for _, v in run[:-LEGATO_FRAMES] if lo + 0.2 < v < hi - 0.2)
+            glided_in = abs(act.run_from - act.midi_f) > 0.25  # already moving before the run
+            if hi - lo < 0.75:  # a wide vibrato or a slight push: the same note
+                for _, v in run:
+                    act.add(v)
+                act.last_pitched = end
+                run.clear()
+                return
+            if between >= GLIDE_FRAMES or glided_in:
+                # a bend (or a slide) that reached its pitch: the same note, now at its target
+                self._log(self._frame_start(j), "bend", f"{act.midi_f:.2f} -> {m:.2f}")
+                for _, v in run:
+                    act.add(v)
+                act.midi_f = m
+                act.last_pitched = end
+                run.clear()
+                return
+            onset = self._frame_start(held[0][0]) + self.yin.window * self.dec // 2
+            self._log(onset, "legato", f"{act.midi_f:.2f} -> {m:.2f}")
+            self._start_note(onset, float(np.median([v for _, v in held])), end, [k for k, _ in held])
             return
         if end - act.last_pitched > NOTE_SILENT_S * sr:
             self._close_active()
