@@ -239,14 +239,11 @@ def causality_cuts(take: Take, samples: np.ndarray, sr: int, after_s: float = 0.
         probe = copy.deepcopy(live)
         probe.finish()
         same = [m for m in probe.notes if abs(m.onset_s - note.onset_s) < 0.0015]
+        where = f"{take.name}: {note.note} at {note.onset_s:.3f}s"
         if not same:
-            failures.append(
-                f"{take.name}: {note.note} at {note.onset_s:.3f}s (emitted {note.emitted_s:.3f}s) lost when cut at {cut / sr:.3f}s"
-            )
+            failures.append(f"{where} (emitted {note.emitted_s:.3f}s) lost when cut at {cut / sr:.3f}s")
         elif same[0].midi != note.midi:
-            revised.append(
-                f"{take.name}: {note.note} at {note.onset_s:.3f}s reported as {same[0].note} when cut at {cut / sr:.3f}s"
-            )
+            revised.append(f"{where} reported as {same[0].note} when cut at {cut / sr:.3f}s")
     return len(cuts), failures, revised
 
 

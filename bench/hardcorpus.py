@@ -808,9 +808,8 @@ def build(out_dir: Path = DEFAULT_OUT, *, takes: int = 3, only: list[str] | None
             continue
         for i in range(takes):
             meta = render(fn(i), out_dir)
-            log(
-                f"hard corpus: {name}/take{i:02d} ({what}; {meta['program']} {meta['variant']}) {len(meta['notes'])} notes"
-            )
+            sound = f"{meta['program']} {meta['variant']}".strip()
+            log(f"hard corpus: {name}/take{i:02d} ({what}; {sound}) {len(meta['notes'])} notes")
     if not only:
         stamp.write_text(f"{VERSION}\n")
     return out_dir
