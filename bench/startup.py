@@ -12,7 +12,8 @@ Times, in one run and side by side:
 The take defaults to a 3-minute concatenation of the corpus takes (``../shared/corpus`` next
 to the repository), written to a temporary folder; ``--take FILE`` times a file of your own.
 The commands run in rounds (each command once per round, after one untimed warm-up round),
-so a busy machine slows them alike; the medians and the fastest run are printed.
+so a busy machine slows them alike; the median and fastest wall times are printed, x real
+time from the median, and the median CPU time (user + system; steadier on a loaded machine).
 
     python -m bench.startup                       # 3-minute take from ../shared/corpus, 5 rounds
     python -m bench.startup /path/to/corpus --runs 9 --seconds 300
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import statistics
 import subprocess
@@ -84,6 +86,7 @@ class Command:
     argv: list[str]
     audio_s: float | None  # seconds of audio it processes (None: no x real time)
     times: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # user + system seconds of the process
     error: str | None = None
 
 
@@ -136,17 +139,25 @@ def take_seconds(path: Path) -> float:
     return info.frames / info.samplerate
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_once(command: Command) -> None:
+    cpu = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.run(
         command.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=TIMEOUT_S
     )
     elapsed = time.perf_counter() - start
+    cpu = _children_cpu() - cpu
     if proc.returncode != 0:
         lines = proc.stderr.decode(errors="replace").strip().splitlines() or ["(no message)"]
         command.error = f"exit status {proc.returncode}: {lines[-1]}"
     else:
         command.times.append(elapsed)
+        command.cpu.append(cpu)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -201,9 +212,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if round_ == 0:
                 for command in commands:
                     command.times.clear()  # the warm-up round: caches, compiled bytecode
+                    command.cpu.clear()
             print(f"round {round_}/{args.runs} done", file=sys.stderr)
 
-    print(f"{'command':<28} {'median s':>9} {'fastest s':>9} {'x real time':>12}")
+    print(f"{'command':<28} {'median s':>9} {'fastest s':>9} {'x real time':>12} {'cpu s':>7}")
     for command in commands:
         if command.error is not None or not command.times:
             print(f"{command.name:<28} failed: {command.error}")
@@ -211,7 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         median = statistics.median(command.times)
         fastest = min(command.times)
         speed = "" if command.audio_s is None else f"{command.audio_s / median:11.1f}x"
-        print(f"{command.name:<28} {median:>9.3f} {fastest:>9.3f} {speed:>12}")
+        cpu = statistics.median(command.cpu)
+        print(f"{command.name:<28} {median:>9.3f} {fastest:>9.3f} {speed:>12} {cpu:>7.3f}")
     return 0 if all(c.error is None for c in commands) else 1
 
 
