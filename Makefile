@@ -3,7 +3,8 @@
 #   make venv    system packages (if missing) + .venv with the package and dev tools
 #   make test    the test suite, headless
 #   make run     start the app
-#   make bench   benchmark the analyzer against aubio and librosa on $(CORPUS)
+#   make bench   benchmark the analyzer against aubio and librosa on $(CORPUS), then on the
+#                hard corpus (bench/hardcorpus.py, built on first use into $(HARD_CORPUS))
 #                (extra options: make bench BENCH_ARGS="--markdown")
 #   make lint    ruff and the import-linter contracts
 
@@ -11,6 +12,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 CORPUS ?= ../shared/corpus
+HARD_CORPUS ?= bench/.hard-corpus
 BENCH_ARGS ?=
 
 DEV_STAMP   := $(VENV)/.installed-dev
@@ -30,6 +32,7 @@ $(DEV_STAMP): pyproject.toml scripts/install-system-deps.sh
 	touch $@
 
 $(BENCH_STAMP): $(DEV_STAMP)
+	bash scripts/install-system-deps.sh "$(PYTHON)" fluidsynth fluid-soundfont-gm
 	$(BIN)/python -m pip install -e '.[dev,bench]'
 	touch $@
 
@@ -40,7 +43,9 @@ run: venv
 	$(BIN)/python -m fretcoach_desktop
 
 bench: $(BENCH_STAMP)
-	$(BIN)/python -m bench.analysis $(CORPUS) $(BENCH_ARGS)
+	$(BIN)/python -m bench.analysis $(CORPUS) --by-condition $(BENCH_ARGS)
+	$(BIN)/python -m bench.hardcorpus $(HARD_CORPUS)
+	$(BIN)/python -m bench.analysis $(HARD_CORPUS) --by-condition --causality $(BENCH_ARGS)
 
 # Runs both checks even when the first fails, then fails if either did.
 lint: venv

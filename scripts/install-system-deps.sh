@@ -7,11 +7,14 @@
 #   - python3-venv, when `python3 -m venv` cannot bootstrap pip.
 # Only missing packages are installed: `apt-get update` runs once, and only if needed.
 # As root it installs directly, otherwise through sudo when available; failing both, it
-# prints the command to run. Usage: scripts/install-system-deps.sh [PYTHON]
+# prints the command to run. Usage: scripts/install-system-deps.sh [PYTHON [EXTRA-PACKAGE...]]
+# (make bench adds the packages the hard corpus is rendered with: fluidsynth, fluid-soundfont-gm)
 set -euo pipefail
 
 python=${1:-python3}
+shift || true
 packages=(
+    "$@"
     libportaudio2 libsndfile1 espeak-ng
     libegl1 libgl1 libxkbcommon0 libfontconfig1 libglib2.0-0 libdbus-1-3
     postgresql
