@@ -271,7 +271,10 @@ def test_loopback_calibration_is_repeatable_and_makes_the_click_land_on_time(pul
         captured = capsys.readouterr()
         assert code == 0, captured.err
         assert "calibrated" not in captured.err  # --json prints no banner
-        notes = json.loads(captured.out)["notes"]
+        heard = json.loads(captured.out)
+        assert heard["t0"] == "first click as heard" and heard["click_offset_ms"] is not None, heard
+        assert heard["latency_ms"] == pytest.approx(measured[1], abs=0.01) and heard["t0_utc"], heard
+        notes = heard["notes"]
         offsets = [n["timing_offset_ms"] for n in notes if n["onset_s"] > 1.0]
         assert len(offsets) >= 6, notes
         assert abs(float(np.median(offsets))) < 8.0, offsets

@@ -16,7 +16,7 @@ What t = 0 is (``"t0"`` in the JSON), where the metronome grid starts:
 * ``"first click as heard"`` (``--click``): the click's first beat, as it reaches the
   input: the measured gap between the click's and the capture's streams
   (``click_offset_ms``) and the calibrated latency are taken out of every note time;
-  ``"t0_utc"`` is the capture's t0 plus that gap.
+  ``"t0_utc"`` is the capture's t0 plus that gap and the latency.
 * ``"first sample of the file"`` (``--file``/``--demo``): as ``fretcoach analyze``;
   ``"t0_utc"`` is null.
 
@@ -282,7 +282,8 @@ def run(
         if path is not None:
             t0, t0_utc = "first sample of the file", None
         elif args.click:
-            gap = (snap.click_offset_ms or 0.0) / 1000.0
+            # the first click reaches the input at capture time gap + latency
+            gap = ((snap.click_offset_ms or 0.0) + latency_ms) / 1000.0
             t0, t0_utc = "first click as heard", origin.iso(gap)
         else:
             t0, t0_utc = "first captured sample", origin.iso(0.0)
