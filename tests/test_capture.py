@@ -141,6 +141,39 @@ def test_input_and_ring_overflows_are_counted():
     cap.stop()
 
 
+def test_samples_an_input_overflow_lost_become_silence_in_their_place():
+    """The driver lost ~0.1 s before a block (its ADC time jumped): that much silence goes
+    into the stream before the block, so later notes keep their times. Without ADC times,
+    or for a jump within the ADC jitter, nothing is invented."""
+    cap = Capture(MONO, blocksize=256, stream_factory=FakeInputStream.factory())
+    cap.start()
+    stream = FakeInputStream.instances[-1]
+    rate = cap.sample_rate
+
+    def feed(value: float, adc: float | None, overflow: bool = False) -> None:
+        info = None if adc is None else SimpleNamespace(inputBufferAdcTime=adc)
+        stream.callback(np.full((256, 1), value, np.float32), 256, info, Flags(input_overflow=overflow))
+
+    t = 100.0
+    for _ in range(3):
+        feed(0.1, t)
+        t += 256 / rate
+    t += 4410 / rate  # 4410 samples never arrived
+    feed(0.2, t + 0.0004, overflow=True)  # a stamp a bit late, as they are
+    feed(0.3, None, overflow=True)  # no ADC time: counted, not measured
+    feed(0.4, t + 0.003, overflow=True)  # a jump within the jitter: not a loss worth inventing
+    got = cap.ring.read_stream(np.zeros(20000, np.float32))
+    lost = 4410 + int(round(0.0004 * rate))
+    assert cap.input_overflows == 3 and cap.input_lost_samples == lost == cap.dropped_samples
+    assert cap.ring_overflows == 0
+    expected = np.concatenate(
+        [np.full(768, 0.1), np.zeros(lost), np.full(256, 0.2), np.full(256, 0.3), np.full(256, 0.4)]
+    ).astype(np.float32)
+    np.testing.assert_array_equal(got, expected)
+    assert cap.clock.frames == 6 * 256 + lost
+    cap.stop()
+
+
 def test_a_channel_the_device_does_not_have_is_a_clear_error():
     cap = Capture(STEREO, channel=3, stream_factory=FakeInputStream.factory())
     with pytest.raises(CaptureError, match=r"Scarlett 2i2 USB has 2 input channels; there is no input 3"):

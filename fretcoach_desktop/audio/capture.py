@@ -41,6 +41,11 @@ DEFAULT_BLOCKSIZE = 256  # 5.8 ms at 44.1 kHz
 DEFAULT_RING_SECONDS = 4.0  # the analysis thread may fall this far behind before samples drop
 STALL_TIMEOUT_S = 2.0  # a running stream that delivers nothing this long is considered lost
 START_TIMEOUT_S = 5.0  # ...except before its first block: some back-ends (PulseAudio) take ~1-2 s
+# an input overflow's lost samples, from the jump of the blocks' ADC times: counted from
+# this many frames (single ADC stamps jitter by up to ~12 ms through PulseAudio; smaller
+# losses are left out rather than invented) up to this many seconds (beyond: a clock jump)
+MIN_LOST_FRAMES = 512
+MAX_LOST_S = 10.0
 
 
 class CaptureError(Exception):
@@ -258,6 +263,7 @@ class Capture:
         # written by the PortAudio thread only
         self._callbacks = 0
         self._input_overflows = 0
+        self._input_lost = 0
         # consumer-side watchdog state
         self._seen_callbacks = 0
         self._seen_at = 0.0
@@ -283,11 +289,18 @@ class Capture:
         return self._input_overflows
 
     @property
+    def input_lost_samples(self) -> int:
+        """Samples the input overflows lost, as far as the ADC times tell (replaced by silence
+        in the stream; included in :attr:`dropped_samples`)."""
+        return self._input_lost
+
+    @property
     def ring_overflows(self) -> int:
         return self.ring.overflows if self.ring is not None else 0
 
     @property
     def dropped_samples(self) -> int:
+        """Samples replaced by silence: dropped by the ring, or lost in input overflows."""
         return self.ring.dropped_samples if self.ring is not None else 0
 
     @property
@@ -338,7 +351,7 @@ class Capture:
             self.device, self.sample_rate, self.ring = device, rate, ring
             self._error = None
             self._stopping = False
-            self._callbacks = self._input_overflows = 0
+            self._callbacks = self._input_overflows = self._input_lost = 0
             self._seen_callbacks, self._seen_at = 0, time.monotonic()
             self.clock = StreamClock(rate, self._monotonic)
             self._stream = self._open(device, rate, ring, self.clock)
@@ -422,14 +435,28 @@ class Capture:
         else:
             factory = self._stream_factory
         column = self.channel - 1
-        write, tick = ring.write, clock.tick
+        write, tick, mark_lost = ring.write, clock.tick, ring.mark_lost
+        last = [0.0, 0]  # the previous block's ADC time and frames
 
         # The real-time callback: count, stamp, copy one column into the ring. Nothing else.
+        # An input overflow means the driver lost samples before they reached us; how many
+        # follows from the blocks' ADC times (when the host API gives them), and that many
+        # zeros go into the stream at this point so later notes keep their times.
         def callback(indata: Any, frames: int, time_info: Any, status: Any) -> None:
             self._callbacks += 1
+            adc = getattr(time_info, "inputBufferAdcTime", 0.0) or 0.0
+            lost = 0
             if status.input_overflow:
                 self._input_overflows += 1
-            tick(frames)
+                if adc > 0.0 and last[0] > 0.0:
+                    lost = int(round((adc - last[0]) * rate)) - last[1]
+                    if MIN_LOST_FRAMES <= lost <= MAX_LOST_S * rate:
+                        mark_lost(lost)
+                        self._input_lost += lost
+                    else:
+                        lost = 0
+            last[0], last[1] = adc, frames
+            tick(frames + lost)
             write(indata, column)
 
         def finished() -> None:

@@ -22,9 +22,10 @@ What t = 0 is (``"t0"`` in the JSON), where the metronome grid starts:
 
 The extra JSON fields: ``t0``, ``t0_utc``, ``device``, ``latency_ms`` (subtracted from
 every time), ``click_offset_ms`` (null without a click), ``input_overflows`` (blocks the
-driver reported as overflowed: their samples never reached FretCoach and are not
-replaced), ``ring_overflows`` and ``dropped_samples`` (writes the analysis could not keep
-up with, and their samples, replaced by silence in place). Play a file into the input
+driver reported as overflowed: samples lost before they reached FretCoach),
+``ring_overflows`` (writes the analysis could not keep up with) and ``dropped_samples``
+(the samples replaced by silence, in place: those the ring dropped, and those an input
+overflow lost when the driver's ADC times tell how many). Play a file into the input
 only once ``listen`` runs: whatever played before t = 0 is not heard.
 
 Stop it with ``--seconds N`` or Ctrl-C; either way the result so far is printed. A device
