@@ -318,7 +318,7 @@ def run(
     if snap.overflows:
         print(
             f"fretcoach: warning: {snap.input_overflows} input overflow(s) and {snap.ring_overflows} "
-            f"ring overflow(s): {snap.dropped_samples} samples were lost",
+            f"ring overflow(s); {snap.dropped_samples} lost samples were replaced by silence",
             file=err,
         )
 
