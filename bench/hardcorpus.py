@@ -499,8 +499,11 @@ def noise_burst(kind: str, dur_s: float, rng: np.random.Generator) -> np.ndarray
 # --------------------------------------------------------------------------- conditions
 
 
+SALT = ""  # "--set dev" draws other takes from the same conditions, to tune on
+
+
 def _base(name: str, index: int, *, bpm: tuple[float, float], subs: tuple[int, ...], sd: tuple[float, ...]) -> Spec:
-    rng = np.random.default_rng(zlib.crc32(f"{name}/{index}/v{VERSION}".encode()))
+    rng = np.random.default_rng(zlib.crc32(f"{name}/{index}/v{VERSION}{SALT}".encode()))
     key = str(rng.choice(KEYS))
     scale = str(rng.choice(SCALES))
     return Spec(
@@ -821,7 +824,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--takes", type=int, default=3, help="takes per condition (default: %(default)s)")
     ap.add_argument("--only", action="append", choices=sorted(CONDITIONS), help="only this condition (repeatable)")
     ap.add_argument("--force", action="store_true", help="rebuild even if the corpus is up to date")
+    ap.add_argument(
+        "--set",
+        choices=("bench", "dev"),
+        default="bench",
+        help="'dev': other takes from the same conditions, to work on; 'bench' (default) is what is reported",
+    )
     args = ap.parse_args(argv)
+    global SALT
+    SALT = "/dev" if args.set == "dev" else ""
     try:
         out = build(args.out, takes=args.takes, only=args.only, force=args.force)
     except (RuntimeError, subprocess.CalledProcessError) as exc:

@@ -59,6 +59,10 @@ APERIODIC = 0.35  # over which a frame is noise
 QUIET = 4.0  # frames below QUIET x the background power are silence
 MIXED = 0.45  # aperiodicity a frame may have when it agrees with a known pitch (two notes ring)
 UNMIX_PERIODIC = 0.25  # a new note's period under a ringing note must be at least this clean
+RING_S = 1.5  # a note started this recently may still ring (on another string) under a new one
+RING_NOTES = 2  # how many of those are cancelled out of a new note's frames
+CANCELLED_PERIODIC = 0.2  # a frame with the ringing notes cancelled must be this periodic...
+CANCELLED_SHARE = 0.25  # ...and hold this share of the frame's power (per cancellation stage)
 SUBHARMONIC_MAX = 6  # a reading is checked for being this many times the new note's period
 CONFIRM_FRAMES = 2  # agreeing periodic frames that make a note
 DENSE_S = 0.16  # every pitch frame is computed this long after an onset candidate
@@ -175,6 +179,7 @@ class StreamingAnalyzer:
 
         self._candidates: list[_Candidate] = []
         self._active: _Active | None = None
+        self._ringing: list[list[float]] = []  # [onset sample, midi_f] of the latest notes
         self.notes: list[Note] = []
         self.noise_events: list[NoiseEvent] = []
         #: every attack the onset detector accepted (seconds), note or not: latency calibration
@@ -429,6 +434,8 @@ class StreamingAnalyzer:
 
     def _examine(self, cand: _Candidate, j: int) -> bool:
         """Feed frame j (which starts after the candidate's onset); True once decided."""
+        if self._measured(j):
+            self._cancel_ringing(j, cand.onset)
         if self._pitched(j, MIXED):
             self._lift_subharmonic(j)
         act = self._active
@@ -454,6 +461,68 @@ class StreamingAnalyzer:
             self._decide_unpitched(cand, j + 1)
             return True
         return False
+
+    def _ringing_before(self, onset: int) -> list[float]:
+        """Pitches (fractional MIDI) of the notes that may still ring at ``onset``, newest first."""
+        sr = self.sample_rate
+        ages = [(onset - on, m) for on, m in self._ringing if on < onset]
+        if any(age < REPLUCK_MIN_S * sr for age, _ in ages):
+            return []  # a second peak of an attack just heard, not a note over a ringing one
+        return [m for age, m in ages if age < RING_S * sr][::-1][:RING_NOTES]
+
+    def _cancel_ringing(self, j: int, onset: int) -> None:
+        """Read frame j with the notes still ringing cancelled out of it.
+
+        A note played while others ring on other strings sounds in a mixture that YIN
+        reads as one of the ringing notes, as their common sub-harmonic, or as no period
+        at all. Subtracting the signal delayed by a ringing note's period (de Cheveigné's
+        cancellation filter) removes that note and keeps the new one periodic at its own
+        period. The frame's reading is replaced when the raw one is not a new pitch (it
+        is aperiodic, or harmonically related to a ringing note) and the cancelled frame
+        is periodic, loud enough, and not itself a ringing note.
+        """
+        ringing = self._ringing_before(onset)
+        if not ringing:
+            return
+        if self._pitched(j) and not any(_harmonic(self._midi_f(j) - m) for m in ringing):
+            return
+        best = None
+        # the new note may repeat an older ringing note's pitch: try each ringing note alone,
+        # then all of them, and keep the most periodic reading that passes
+        for subset in ([m] for m in ringing) if len(ringing) == 1 else ([*([m] for m in ringing), ringing]):
+            got = self._cancelled(j, subset)
+            if got is not None and (best is None or got[1] < best[1]):
+                best = got
+        if best is None:
+            return
+        m, aper = best
+        raw = f"{self._midi_f(j):.2f} ({self._aper[j]:.2f})"
+        self._log(self._frame_start(j), "cancel", f"{raw} -> {m:.2f} ({aper:.2f})")
+        self._f0[j] = self.a4 * 2.0 ** ((m - 69.0) / 12.0)
+        self._aper[j] = min(aper, PERIODIC * 0.99)
+
+    def _cancelled(self, j: int, ringing: list[float]) -> tuple[float, float] | None:
+        """(pitch, aperiodicity) of frame j with ``ringing`` cancelled, if it is a new tone."""
+        hop, span = self.hop, self.yin.span
+        periods = [self.low_rate / (self.a4 * 2.0 ** ((m - 69.0) / 12.0)) for m in ringing]
+        reach = sum(int(math.ceil(p)) + 1 for p in periods)
+        start = j * hop - reach
+        if start < self._pitch.start:
+            return None
+        y = self._pitch.view(start, j * hop + span).astype(np.float64)
+        for p in periods:
+            k, frac = int(math.floor(p)), p - math.floor(p)
+            delayed = (1.0 - frac) * y[1 : y.size - k] + frac * y[: y.size - k - 1]
+            y = y[k + 1 :] - delayed
+        freq, aper, power = self.yin.estimate_arrays(y[None, -span:].astype(np.float32))
+        if aper[0] >= CANCELLED_PERIODIC or freq[0] <= 0.0:
+            return None
+        m = 69.0 + 12.0 * math.log2(freq[0] / self.a4)
+        # each cancellation stage doubles a new tone's power on average (|1 - e^-jwP|^2)
+        share = power[0] / 2.0 ** len(periods) / max(self._power[j], 1e-20)
+        if share < CANCELLED_SHARE or power[0] < 2.0 * QUIET * self._floor[j] or any(abs(m - r) < 0.5 for r in ringing):
+            return None
+        return m, float(aper[0])
 
     def _lift_subharmonic(self, j: int) -> None:
         """Re-read frame j at a fraction 1/k of its period when the frame is periodic there.
@@ -583,6 +652,7 @@ class StreamingAnalyzer:
         act.last_pitched = self._frame_end(frames[-1])
         act.last_m = midi_f
         self._active = act
+        self._ringing = [*self._ringing[-(RING_NOTES + 1) :], [float(onset), midi_f]]
         self._log(onset, "note", f"{note.note} {note.cents:+.1f}c emitted {note.emitted_s:.3f}")
 
     def _make_note(self, onset: int, midi_f: float, emitted: int) -> Note:
@@ -661,6 +731,9 @@ class StreamingAnalyzer:
         if act is None:
             return
         settled = _settled_pitch(act.pitches)
+        for entry in self._ringing:
+            if entry[0] == act.onset:
+                entry[1] = settled
         final = self._make_note(act.onset, settled, int(round(act.note.emitted_s * self.sample_rate)))
         self.notes[act.index] = replace(final, final_s=self.time_s)
 
