@@ -32,7 +32,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-from scipy import signal  # firwin only: the filter itself is a plain convolution
 
 from .metrics import compute_metrics
 from .metronome import Grid
@@ -143,12 +142,12 @@ class StreamingAnalyzer:
         self.low_rate = low = sr / dec
         if dec > 1:
             # anti-alias low-pass (linear phase, 8 taps per decimation step)
-            self._fir = signal.firwin(8 * dec + 1, 0.9 / dec).astype(np.float32)
+            self._fir = _lowpass(8 * dec + 1, 0.9 / dec)
             self._tail = np.zeros(self._fir.size - 1, dtype=np.float32)
         self.hop = max(16, int(round(HOP_S * low)))  # low-rate samples, ODF and pitch
         self.odf_frame = 1 << int(round(math.log2(ODF_FRAME_S * low)))
         self._flux = SpectralFlux(low, self.odf_frame)
-        self._pitch_fir = signal.firwin(int(low / 1000) * 2 + 1, PITCH_BAND_HZ / (low / 2)).astype(np.float32)
+        self._pitch_fir = _lowpass(int(low / 1000) * 2 + 1, PITCH_BAND_HZ / (low / 2))
         self._pitch_tail = np.zeros(self._pitch_fir.size - 1, dtype=np.float32)
         self.yin = Yin(low)
 
@@ -257,8 +256,7 @@ class StreamingAnalyzer:
         else:
             # FIR filter with the previous block's tail as state, keeping only the outputs
             # at full-rate indices that are multiples of dec (the same whatever the blocking)
-            low, self._tail = _fir(self._fir, self._tail, block)
-            low = low[(-start) % self.dec :: self.dec]
+            low, self._tail = _fir(self._fir, self._tail, block, (-start) % self.dec, self.dec)
         self._low.append(low)
         band, self._pitch_tail = _fir(self._pitch_fir, self._pitch_tail, low)
         self._pitch.append(band)
@@ -768,10 +766,30 @@ class _History:
         return self.data[start - self.start : stop - self.start]
 
 
-def _fir(taps: np.ndarray, tail: np.ndarray, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Causal FIR filter of ``block`` continuing from ``tail`` (the last len(taps)-1 inputs)."""
+def _lowpass(taps: int, cutoff: float) -> np.ndarray:
+    """Linear-phase low-pass FIR: a Hamming-windowed sinc with unit gain at DC, ``cutoff`` as
+    a fraction of Nyquist (what ``scipy.signal.firwin(taps, cutoff)`` designs, without
+    importing scipy.signal, which costs a whole process more than analysing a long take)."""
+    m = np.arange(taps) - 0.5 * (taps - 1)
+    h = cutoff * np.sinc(cutoff * m) * np.hamming(taps)
+    return (h / h.sum()).astype(np.float32)
+
+
+def _fir(
+    taps: np.ndarray, tail: np.ndarray, block: np.ndarray, first: int = 0, step: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Causal FIR filter of ``block`` continuing from ``tail`` (the last len(taps)-1 inputs).
+
+    Only the outputs at block indices ``first``, ``first + step``, ... are computed (a
+    decimating filter computes just the samples it keeps). Returns them and the new tail.
+    """
     ext = np.concatenate([tail, block])
-    return np.convolve(ext, taps, mode="valid"), ext[ext.size - tail.size :]
+    if step == 1 and first == 0:
+        out = np.convolve(ext, taps, mode="valid")
+    else:
+        windows = np.lib.stride_tricks.sliding_window_view(ext, taps.size)[first::step]
+        out = windows @ taps[::-1]
+    return out, ext[ext.size - tail.size :]
 
 
 def _frames(x: np.ndarray, size: int, hop: int) -> np.ndarray:

@@ -15,7 +15,6 @@ high-passed energy envelope.
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft as sfft
 
 
 class SpectralFlux:
@@ -41,7 +40,7 @@ class SpectralFlux:
     def __call__(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Flux of each row of ``frames`` (shape (k, frame)) relative to the row before,
         and the energy of each row above ``hf_from`` (string noise is mostly there)."""
-        spec = np.abs(sfft.rfft(frames * self.window, axis=1)[:, self.k0 : self.k1])
+        spec = np.abs(np.fft.rfft(frames * self.window, axis=1)[:, self.k0 : self.k1])
         hf = np.square(spec[:, self.k_hf :], dtype=np.float64).sum(axis=1)
         if self.compression != 1.0:
             spec *= self.compression

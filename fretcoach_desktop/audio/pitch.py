@@ -12,7 +12,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.fft as sfft
+
+
+def _fast_len(n: int) -> int:
+    """The smallest 5-smooth number (only factors 2, 3, 5) >= n: an FFT size that is fast."""
+    best = 1 << max(0, (n - 1).bit_length())
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            q = p35
+            while q < n:
+                q *= 2
+            best = min(best, q)
+            p35 *= 3
+        p5 *= 5
+    return best
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +62,7 @@ class Yin:
         self.span = self.window + self.max_lag + 2
         # a circular correlation of the frame with its head has no wrap-around for the
         # lags we read as long as the transform is at least one frame long
-        self._nfft = sfft.next_fast_len(self.span, real=True)
+        self._nfft = _fast_len(self.span)
         self._lags = np.arange(self.max_lag + 2, dtype=np.float32)
 
     def cmndf(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -56,9 +71,9 @@ class Yin:
         w = self.window
         n_lags = self.max_lag + 2
         # cross term r(tau) = sum_j x[j] * x[j + tau], j < w, via one FFT correlation
-        spec = sfft.rfft(frames, self._nfft, axis=1)
-        spec *= np.conj(sfft.rfft(frames[:, :w], self._nfft, axis=1))
-        corr = sfft.irfft(spec, self._nfft, axis=1)[:, :n_lags]
+        spec = np.fft.rfft(frames, self._nfft, axis=1)
+        spec *= np.conj(np.fft.rfft(frames[:, :w], self._nfft, axis=1))
+        corr = np.fft.irfft(spec, self._nfft, axis=1)[:, :n_lags]
         # energies of x[tau : tau + w] for every tau, from a cumulative sum (in float64:
         # the difference of two large running sums must not lose the small ones)
         sq = np.cumsum(np.square(frames, dtype=np.float64), axis=1)
