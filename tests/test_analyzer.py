@@ -141,6 +141,27 @@ def test_a_bend_is_one_note_named_by_the_pitch_it_reaches(semitones):
     assert result.notes[0].onset_s == pytest.approx(0.5, abs=0.01)
 
 
+@pytest.mark.parametrize("level_db", [-20, -30])
+def test_the_metronome_click_leaking_into_the_input_is_never_a_note(level_db):
+    """The app's own click (a high, fast-dying blip) heard through a microphone or a
+    loopback: no click becomes a note or a noise event, and notes on the beat are heard."""
+    from fretcoach_desktop.audio.metronome import render_click
+
+    bpm = 100
+    notes = [SynthNote(2.4, 57), SynthNote(3.0, 60), SynthNote(3.9, 64), SynthNote(4.8, 81)]  # on beats
+    y = render(notes, total_s=6.5)
+    gain = 10 ** (level_db / 20) * float(np.max(np.abs(y)))
+    for beat in range(int(6.0 * bpm / 60)):
+        click = render_click(SR, accent=beat % 4 == 0) * gain
+        at = int(round(beat * 60 / bpm * SR))
+        y[at : at + click.size] += click
+    result = analyze_samples(y, SR, bpm=bpm, key="A", scale="minor")
+    pairs, extra = _match(result.notes, notes)
+    assert not extra, [(n.onset_s, n.note) for n in extra]
+    assert [d.midi for _, d in pairs] == [n.midi for n in notes]
+    assert result.noise_events == ()
+
+
 def test_string_noise_bursts_are_noise_events_not_notes():
     notes = [SynthNote(0.5, 52), SynthNote(1.5, 55), SynthNote(2.5, 57)]
     bursts = [(1.1, 0.05), (2.1, 0.04), (3.3, 0.06)]  # in the gaps and during a ringing note

@@ -64,6 +64,9 @@ CANCELLED_PERIODIC = 0.2  # a frame with the ringing notes cancelled must be thi
 CANCELLED_SHARE = 0.25  # ...and hold this share of the frame's power (per cancellation stage)
 SUBHARMONIC_MAX = 6  # a reading is checked for being this many times the new note's period
 CONFIRM_FRAMES = 2  # agreeing periodic frames that make a note
+BLIP_MIDI = 78.0  # a tone from F#5 up (a metronome click's range) must show it sustains...
+BLIP_S = 0.025  # ...over this long after its attack...
+BLIP_DROP = 16.0  # ...without its power falling by this factor (12 dB): a plucked string does
 DENSE_S = 0.16  # every pitch frame is computed this long after an onset candidate
 DECIDE_S = 0.16  # a candidate still unpitched this long after its onset is not a note
 REPLUCK_MIN_S = 0.1  # a re-pluck of the sounding pitch comes at least this late...
@@ -451,6 +454,13 @@ class StreamingAnalyzer:
             streak.append(j)
             clean = all(self._aper[k] < PERIODIC for k in streak)
             if len(streak) >= CONFIRM_FRAMES + (0 if clean else 1):
+                blip = self._blip(cand, streak)
+                if blip is None:
+                    return False  # a high tone: wait to see whether it sustains
+                if blip:
+                    self._log(cand.onset, "blip", "a short high tone that dies at once (a click), not a note")
+                    self._decide_unpitched(cand, j + 1)
+                    return True
                 self._confirm(cand, streak)
                 return True
         elif self._measured(j):
@@ -459,6 +469,20 @@ class StreamingAnalyzer:
             self._decide_unpitched(cand, j + 1)
             return True
         return False
+
+    def _blip(self, cand: _Candidate, streak: list[int]) -> bool | None:
+        """Is the tone a blip (a metronome click leaking into the input) rather than a note?
+
+        None: not known yet. A click is a high sine burst that dies within a few tens of
+        milliseconds; a plucked string, even muted, sustains longer. Only high tones are
+        checked, so other notes are not delayed.
+        """
+        if float(np.median([self._midi_f(k) for k in streak])) < BLIP_MIDI:
+            return False
+        last = streak[-1]
+        if self._frame_start(last) - cand.onset < BLIP_S * self.sample_rate:
+            return None
+        return max(self._power[k] for k in streak) > BLIP_DROP * self._power[last]
 
     def _ringing_before(self, onset: int) -> list[float]:
         """Pitches (fractional MIDI) of the notes that may still ring at ``onset``, newest first."""
