@@ -61,7 +61,8 @@ UNMIX_PERIODIC = 0.25  # a new note's period under a ringing note must be at lea
 RING_S = 1.5  # a note started this recently may still ring (on another string) under a new one
 RING_NOTES = 2  # how many of those are cancelled out of a new note's frames
 CANCELLED_PERIODIC = 0.2  # a frame with the ringing notes cancelled must be this periodic...
-CANCELLED_SHARE = 0.25  # ...and hold this share of the frame's power (per cancellation stage)
+CANCELLED_SHARE = 0.25  # ...and hold this share of the frame's power (per cancellation stage)...
+CANCELLED_RISE = 2.0  # ...and this many times what the same cancellation leaves just before the attack
 SUBHARMONIC_MAX = 6  # a reading is checked for being this many times the new note's period
 CONFIRM_FRAMES = 2  # agreeing periodic frames that make a note
 BLIP_MIDI = 78.0  # a tone from F#5 up (a metronome click's range) must show it sustains...
@@ -512,7 +513,7 @@ class StreamingAnalyzer:
         # the new note may repeat an older ringing note's pitch: try each ringing note alone,
         # then all of them, and keep the most periodic reading that passes
         for subset in ([m] for m in ringing) if len(ringing) == 1 else ([*([m] for m in ringing), ringing]):
-            got = self._cancelled(j, subset)
+            got = self._cancelled(j, subset, onset)
             if got is not None and (best is None or got[1] < best[1]):
                 best = got
         if best is None:
@@ -523,28 +524,45 @@ class StreamingAnalyzer:
         self._f0[j] = self.a4 * 2.0 ** ((m - 69.0) / 12.0)
         self._aper[j] = min(aper, PERIODIC * 0.99)
 
-    def _cancelled(self, j: int, ringing: list[float]) -> tuple[float, float] | None:
-        """(pitch, aperiodicity) of frame j with ``ringing`` cancelled, if it is a new tone."""
-        hop, span = self.hop, self.yin.span
-        periods = [self.low_rate / (self.a4 * 2.0 ** ((m - 69.0) / 12.0)) for m in ringing]
-        reach = sum(int(math.ceil(p)) + 1 for p in periods)
-        start = j * hop - reach
-        if start < self._pitch.start:
+    def _cancelled(self, j: int, ringing: list[float], onset: int) -> tuple[float, float] | None:
+        """(pitch, aperiodicity) of frame j with ``ringing`` cancelled, if it is a new tone.
+
+        New means periodic, a fair share of the frame, and louder than what the same
+        cancellation leaves of the frame that ends at the attack: a note that was already
+        sounding there (one older than those cancelled) is not the new one, a re-pluck of
+        it is.
+        """
+        got = self._cancel_read(j * self.hop, ringing)
+        if got is None:
             return None
-        y = self._pitch.view(start, j * hop + span).astype(np.float64)
+        freq, aper, power = got
+        if aper >= CANCELLED_PERIODIC or freq <= 0.0:
+            return None
+        m = 69.0 + 12.0 * math.log2(freq / self.a4)
+        # each cancellation stage doubles a new tone's power on average (|1 - e^-jwP|^2)
+        share = power / 2.0 ** len(ringing) / max(self._power[j], 1e-20)
+        if share < CANCELLED_SHARE or power < 2.0 * QUIET * self._floor[j] or any(abs(m - r) < 0.5 for r in ringing):
+            return None
+        before = self._cancel_read(onset // self.dec - self.yin.span, ringing)
+        if before is not None and power < CANCELLED_RISE * before[2]:
+            return None
+        return m, aper
+
+    def _cancel_read(self, at: int, ringing: list[float]) -> tuple[float, float, float] | None:
+        """YIN (freq, aperiodicity, power) of the pitch-band frame starting at low-rate
+        sample ``at``, with the notes ``ringing`` cancelled (None: history too short)."""
+        span = self.yin.span
+        periods = [self.low_rate / (self.a4 * 2.0 ** ((m - 69.0) / 12.0)) for m in ringing]
+        start = at - sum(int(math.ceil(p)) + 1 for p in periods)
+        if start < self._pitch.start or at + span > self._pitch.end:
+            return None
+        y = self._pitch.view(start, at + span).astype(np.float64)
         for p in periods:
             k, frac = int(math.floor(p)), p - math.floor(p)
             delayed = (1.0 - frac) * y[1 : y.size - k] + frac * y[: y.size - k - 1]
             y = y[k + 1 :] - delayed
         freq, aper, power = self.yin.estimate_arrays(y[None, -span:].astype(np.float32))
-        if aper[0] >= CANCELLED_PERIODIC or freq[0] <= 0.0:
-            return None
-        m = 69.0 + 12.0 * math.log2(freq[0] / self.a4)
-        # each cancellation stage doubles a new tone's power on average (|1 - e^-jwP|^2)
-        share = power[0] / 2.0 ** len(periods) / max(self._power[j], 1e-20)
-        if share < CANCELLED_SHARE or power[0] < 2.0 * QUIET * self._floor[j] or any(abs(m - r) < 0.5 for r in ringing):
-            return None
-        return m, float(aper[0])
+        return float(freq[0]), float(aper[0]), float(power[0])
 
     def _lift_subharmonic(self, j: int) -> None:
         """Re-read frame j at a fraction 1/k of its period when the frame is periodic there.
@@ -618,7 +636,7 @@ class StreamingAnalyzer:
             pre = self._pre_power(cand.onset)
             if cand.onset - act.onset < REPLUCK_MIN_S * self.sample_rate or power < REPLUCK_GAIN * pre:
                 # the same tone ringing on: a noise burst over it, or nothing
-                self._log(cand.onset, "same tone", f"power {power:.2e} pre {pre:.2e}")
+                self._log(cand.onset, "same tone", f"{midi_f:.2f} vs {act.midi_f:.2f} power {power:.2e} pre {pre:.2e}")
                 self._decide_unpitched(cand, frames[-1] + 1)
                 return
         self._start_note(cand.onset, midi_f, emitted, frames)
