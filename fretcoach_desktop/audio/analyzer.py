@@ -489,9 +489,9 @@ class StreamingAnalyzer:
         """Pitches (fractional MIDI) of the notes that may still ring at ``onset``, newest first."""
         sr = self.sample_rate
         ages = [(onset - on, m) for on, m in self._ringing if on < onset]
-        if any(age < REPLUCK_MIN_S * sr for age, _ in ages):
-            return []  # a second peak of an attack just heard, not a note over a ringing one
-        return [m for age, m in ages if age < RING_S * sr][::-1][:RING_NOTES]
+        # a note started this recently is not cancelled: the candidate may be a second peak
+        # of its own attack, which must read as that note (and be dropped as the same tone)
+        return [m for age, m in ages if REPLUCK_MIN_S * sr <= age < RING_S * sr][::-1][:RING_NOTES]
 
     def _cancel_ringing(self, j: int, onset: int) -> None:
         """Read frame j with the notes still ringing cancelled out of it.
@@ -501,19 +501,24 @@ class StreamingAnalyzer:
         at all. Subtracting the signal delayed by a ringing note's period (de Cheveigné's
         cancellation filter) removes that note and keeps the new one periodic at its own
         period. The frame's reading is replaced when the raw one is not a new pitch (it
-        is aperiodic, or harmonically related to a ringing note) and the cancelled frame
-        is periodic, loud enough, and not itself a ringing note.
+        is aperiodic, or harmonically related to a ringing note, or the attack comes right
+        after the sounding note's own) and the cancelled frame is periodic, loud enough,
+        and not itself a ringing note.
         """
         ringing = self._ringing_before(onset)
         if not ringing:
             return
-        if self._pitched(j) and not any(_harmonic(self._midi_f(j) - m) for m in ringing):
+        act = self._active
+        echo = act is not None and onset - act.onset < REPLUCK_MIN_S * self.sample_rate
+        # a new pitch read plainly stands, unless the attack follows the sounding note's own
+        # so closely that it may be a second peak of it, mixed with the older notes
+        if not echo and self._pitched(j) and not any(_harmonic(self._midi_f(j) - m) for m in ringing):
             return
         best = None
         # the new note may repeat an older ringing note's pitch: try each ringing note alone,
         # then all of them, and keep the most periodic reading that passes
         for subset in ([m] for m in ringing) if len(ringing) == 1 else ([*([m] for m in ringing), ringing]):
-            got = self._cancelled(j, subset, onset)
+            got = self._cancelled(j, subset, None if echo else onset)
             if got is not None and (best is None or got[1] < best[1]):
                 best = got
         if best is None:
@@ -524,13 +529,13 @@ class StreamingAnalyzer:
         self._f0[j] = self.a4 * 2.0 ** ((m - 69.0) / 12.0)
         self._aper[j] = min(aper, PERIODIC * 0.99)
 
-    def _cancelled(self, j: int, ringing: list[float], onset: int) -> tuple[float, float] | None:
+    def _cancelled(self, j: int, ringing: list[float], onset: int | None) -> tuple[float, float] | None:
         """(pitch, aperiodicity) of frame j with ``ringing`` cancelled, if it is a new tone.
 
-        New means periodic, a fair share of the frame, and louder than what the same
-        cancellation leaves of the frame that ends at the attack: a note that was already
-        sounding there (one older than those cancelled) is not the new one, a re-pluck of
-        it is.
+        New means periodic, a fair share of the frame, and (given the attack's ``onset``)
+        louder than what the same cancellation leaves of the frame that ends at the
+        attack: a note that was already sounding there (one older than those cancelled)
+        is not the new one, a re-pluck of it is.
         """
         got = self._cancel_read(j * self.hop, ringing)
         if got is None:
@@ -543,10 +548,22 @@ class StreamingAnalyzer:
         share = power / 2.0 ** len(ringing) / max(self._power[j], 1e-20)
         if share < CANCELLED_SHARE or power < 2.0 * QUIET * self._floor[j] or any(abs(m - r) < 0.5 for r in ringing):
             return None
-        before = self._cancel_read(onset // self.dec - self.yin.span, ringing)
-        if before is not None and power < CANCELLED_RISE * before[2]:
-            return None
+        if onset is not None:
+            before = self._cancel_read(onset // self.dec - self.yin.span, ringing)
+            if before is not None and power < CANCELLED_RISE * before[2]:
+                return None
         return m, aper
+
+    def _reads_as(self, j: int, midi_f: float, ringing: list[float]) -> bool:
+        """Does frame j read as ``midi_f`` once the notes ``ringing`` are cancelled out of
+        it? (A sounding note mixed with older ones can read as another pitch, which must
+        not pass for a hammer-on.)"""
+        for subset in ([m] for m in ringing) if len(ringing) == 1 else ([*([m] for m in ringing), ringing]):
+            got = self._cancel_read(j * self.hop, subset)
+            if got is not None and got[1] < CANCELLED_PERIODIC and got[0] > 0.0:
+                if abs(69.0 + 12.0 * math.log2(got[0] / self.a4) - midi_f) < 0.5:
+                    return True
+        return False
 
     def _cancel_read(self, at: int, ringing: list[float]) -> tuple[float, float, float] | None:
         """YIN (freq, aperiodicity, power) of the pitch-band frame starting at low-rate
@@ -728,6 +745,9 @@ class StreamingAnalyzer:
                 if end - act.onset < NOTE_MAX_S * sr:
                     act.add(m)
                 act.last_pitched = end
+                return
+            if self._reads_as(j, act.midi_f, self._ringing_before(act.onset)):
+                act.last_pitched = end  # the note mixed with older ones still ringing
                 return
             # a different pitch without an attack: a hammer-on or pull-off jumps to it and
             # holds it; a bend glides there through the pitches in between
