@@ -62,6 +62,7 @@ RING_S = 1.5  # a note started this recently may still ring (on another string) 
 RING_NOTES = 2  # how many of those are cancelled out of a new note's frames
 CANCELLED_PERIODIC = 0.2  # a frame with the ringing notes cancelled must be this periodic...
 CANCELLED_SHARE = 0.25  # ...and hold this share of the frame's power (per cancellation stage)...
+CLEANER = 0.03  # a plain reading gives way to a cancelled one only this much more periodic
 CANCELLED_RISE = 2.0  # ...and this many times what the same cancellation leaves just before the attack
 SUBHARMONIC_MAX = 6  # a reading is checked for being this many times the new note's period
 CONFIRM_FRAMES = 2  # agreeing periodic frames that make a note
@@ -75,7 +76,8 @@ REPLUCK_GAIN = 1.5  # ...and raises the periodic power at least this much
 NOISE_FRAMES = 4  # frames after an attack that tell a noise burst from a note
 NOISE_GAIN = 2.0  # a noise burst is at least this much over QUIET...
 NOISE_HF_GAIN = 3.0  # ...and raises the energy above 3 kHz at least this much
-NOTE_MAX_S = 2.0  # cents are measured over at most this much of a note
+NOTE_MAX_S = 0.5  # a note is named from at most its first half second: later, a low string's
+# fundamental has died before its octave, and frames read the octave
 NOTE_SILENT_S = 0.12  # unpitched this long: the note has ended
 LEGATO_FRAMES = 3  # a new stable pitch held over this many measured frames, no attack
 LEGATO_STABLE = 0.25  # semitones: the spread of those frames (a bend is still moving)
@@ -510,10 +512,8 @@ class StreamingAnalyzer:
             return
         act = self._active
         echo = act is not None and onset - act.onset < REPLUCK_MIN_S * self.sample_rate
-        # a new pitch read plainly stands, unless the attack follows the sounding note's own
-        # so closely that it may be a second peak of it, mixed with the older notes
-        if not echo and self._pitched(j) and not any(_harmonic(self._midi_f(j) - m) for m in ringing):
-            return
+        # a new pitch read plainly stands if it is cleaner than what the cancellation reads
+        plain = not echo and self._pitched(j) and not any(_harmonic(self._midi_f(j) - m) for m in ringing)
         best = None
         # the new note may repeat an older ringing note's pitch: try each ringing note alone,
         # then all of them, and keep the most periodic reading that passes
@@ -524,6 +524,8 @@ class StreamingAnalyzer:
         if best is None:
             return
         m, aper = best
+        if plain and (aper > self._aper[j] - CLEANER or abs(m - self._midi_f(j)) < 0.5):
+            return
         raw = f"{self._midi_f(j):.2f} ({self._aper[j]:.2f})"
         self._log(self._frame_start(j), "cancel", f"{raw} -> {m:.2f} ({aper:.2f})")
         self._f0[j] = self.a4 * 2.0 ** ((m - 69.0) / 12.0)
