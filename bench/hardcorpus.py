@@ -802,7 +802,7 @@ def render(spec: Spec, out_dir: Path) -> dict:
 def build(out_dir: Path = DEFAULT_OUT, *, takes: int = 3, only: list[str] | None = None, force: bool = False) -> Path:
     """Build the corpus into ``out_dir`` unless it is already there at this VERSION."""
     stamp = out_dir / "VERSION"
-    if not force and not only and stamp.exists() and stamp.read_text().strip() == str(VERSION):
+    if not force and not only and stamp.exists() and stamp.read_text().strip() == f"{VERSION}{SALT}":
         return out_dir
     if force and out_dir.exists() and not only:
         shutil.rmtree(out_dir)
@@ -814,7 +814,7 @@ def build(out_dir: Path = DEFAULT_OUT, *, takes: int = 3, only: list[str] | None
             sound = f"{meta['program']} {meta['variant']}".strip()
             log(f"hard corpus: {name}/take{i:02d} ({what}; {sound}) {len(meta['notes'])} notes")
     if not only:
-        stamp.write_text(f"{VERSION}\n")
+        stamp.write_text(f"{VERSION}{SALT}\n")
     return out_dir
 
 
