@@ -234,12 +234,13 @@ def test_the_player_and_the_click_are_heard_through_pulseaudio(pulse: PulseServe
         capture.stop()
 
 
-def test_loopback_calibration_is_repeatable_and_makes_the_click_land_on_time(pulse: PulseServer, capsys):
+def test_loopback_calibration_is_repeatable_and_makes_the_click_land_on_time(pulse: PulseServer, capsys, tmp_path):
     """The click played into the null sink is recorded from its monitor: a real round trip.
 
     ``fretcoach calibrate --method loopback`` measures it twice (the two streams start at
     different moments each time: the measured gap between them absorbs that), stores it, and
-    ``fretcoach listen --click`` then hears its own clicks on time.
+    ``fretcoach listen --click`` then hears its own clicks on time (as attacks; a click is never
+    a note).
     """
     from fretcoach_desktop import cli
     from fretcoach_desktop.audio.player import AudioPlayer
@@ -264,9 +265,10 @@ def test_loopback_calibration_is_repeatable_and_makes_the_click_land_on_time(pul
         (stored,) = json.loads(capsys.readouterr().out)["calibrations"]
         assert stored["latency_ms"] == pytest.approx(measured[1], abs=0.01) and stored["method"] == "loopback"
 
+        heard_wav = tmp_path / "heard.wav"
         code = cli.main(
             ["listen", "--device", "pulse", "--click", "--bpm", "120", "--key", "C", "--scale", "chromatic"]
-            + ["--seconds", "5", "--json"]
+            + ["--seconds", "5", "--json", "--record", str(heard_wav)]
         )
         captured = capsys.readouterr()
         assert code == 0, captured.err
@@ -274,9 +276,19 @@ def test_loopback_calibration_is_repeatable_and_makes_the_click_land_on_time(pul
         heard = json.loads(captured.out)
         assert heard["t0"] == "first click as heard" and heard["click_offset_ms"] is not None, heard
         assert heard["latency_ms"] == pytest.approx(measured[1], abs=0.01) and heard["t0_utc"], heard
-        notes = heard["notes"]
-        offsets = [n["timing_offset_ms"] for n in notes if n["onset_s"] > 1.0]
-        assert len(offsets) >= 6, notes
+        # the click is heard (the engine takes every one as an attack) but is never a note
+        assert heard["notes"] == [] and heard["noise_events"] == [], heard
+        from fretcoach_desktop.audio.analyzer import StreamingAnalyzer
+        from fretcoach_desktop.audio.sources import read_audio
+
+        samples, rate = read_audio(heard_wav)
+        engine = StreamingAnalyzer(rate, bpm=120, key="C", scale="chromatic")
+        engine.process(samples)
+        engine.finish()
+        shift_s = (heard["latency_ms"] + heard["click_offset_ms"]) / 1000.0  # what listen subtracts
+        attacks = [t - shift_s for t in engine.onsets if t - shift_s > 1.0]
+        offsets = [round(1000.0 * (t - 0.5 * round(t / 0.5)), 2) for t in attacks]
+        assert len(offsets) >= 6, engine.onsets
         assert abs(float(np.median(offsets))) < 8.0, offsets
         with capsys.disabled():
             print(f"loopback calibrations {runs}; click offsets after calibration {offsets}")
