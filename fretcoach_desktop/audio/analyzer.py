@@ -185,6 +185,7 @@ class StreamingAnalyzer:
         self._candidates: list[_Candidate] = []
         self._active: _Active | None = None
         self._ringing: list[list[float]] = []  # [onset sample, midi_f] of the latest notes
+        self._before: tuple[int, list] | None = None  # (onset, cancelled reads ending at it)
         self.notes: list[Note] = []
         self.noise_events: list[NoiseEvent] = []
         #: every attack the onset detector accepted (seconds), note or not: latency calibration
@@ -514,13 +515,36 @@ class StreamingAnalyzer:
         echo = act is not None and onset - act.onset < REPLUCK_MIN_S * self.sample_rate
         # a new pitch read plainly stands if it is cleaner than what the cancellation reads
         plain = not echo and self._pitched(j) and not any(_harmonic(self._midi_f(j) - m) for m in ringing)
+        if plain and self._aper[j] < CLEANER:
+            return  # nothing can read it more cleanly
+        # the new note may repeat an older ringing note's pitch: each ringing note is tried
+        # alone, then all of them, and the most periodic reading that passes is kept
+        subsets = _subsets(ringing)
+        reads = self._cancel_reads(j * self.hop, subsets)
+        if not echo:
+            if self._before is None or self._before[0] != onset:
+                at = onset // self.dec - self.yin.span
+                self._before = (onset, self._cancel_reads(at, subsets))
+            befores = self._before[1]
         best = None
-        # the new note may repeat an older ringing note's pitch: try each ringing note alone,
-        # then all of them, and keep the most periodic reading that passes
-        for subset in ([m] for m in ringing) if len(ringing) == 1 else ([*([m] for m in ringing), ringing]):
-            got = self._cancelled(j, subset, None if echo else onset)
-            if got is not None and (best is None or got[1] < best[1]):
-                best = got
+        for k, (subset, got) in enumerate(zip(subsets, reads)):
+            if got is None:
+                continue
+            freq, aper, power = got
+            if aper >= CANCELLED_PERIODIC or freq <= 0.0:
+                continue
+            m = 69.0 + 12.0 * math.log2(freq / self.a4)
+            # each cancellation stage doubles a new tone's power on average (|1 - e^-jwP|^2)
+            share = power / 2.0 ** len(subset) / max(self._power[j], 1e-20)
+            if share < CANCELLED_SHARE or power < 2.0 * QUIET * self._floor[j] or any(abs(m - r) < 0.5 for r in subset):
+                continue
+            # new: louder than what the same cancellation leaves of the frame that ends at
+            # the attack (a note older than those cancelled, still sounding, is not new; a
+            # re-pluck of it is)
+            if not echo and befores[k] is not None and power < CANCELLED_RISE * befores[k][2]:
+                continue
+            if best is None or aper < best[1]:
+                best = (m, aper)
         if best is None:
             return
         m, aper = best
@@ -531,57 +555,38 @@ class StreamingAnalyzer:
         self._f0[j] = self.a4 * 2.0 ** ((m - 69.0) / 12.0)
         self._aper[j] = min(aper, PERIODIC * 0.99)
 
-    def _cancelled(self, j: int, ringing: list[float], onset: int | None) -> tuple[float, float] | None:
-        """(pitch, aperiodicity) of frame j with ``ringing`` cancelled, if it is a new tone.
-
-        New means periodic, a fair share of the frame, and (given the attack's ``onset``)
-        louder than what the same cancellation leaves of the frame that ends at the
-        attack: a note that was already sounding there (one older than those cancelled)
-        is not the new one, a re-pluck of it is.
-        """
-        got = self._cancel_read(j * self.hop, ringing)
-        if got is None:
-            return None
-        freq, aper, power = got
-        if aper >= CANCELLED_PERIODIC or freq <= 0.0:
-            return None
-        m = 69.0 + 12.0 * math.log2(freq / self.a4)
-        # each cancellation stage doubles a new tone's power on average (|1 - e^-jwP|^2)
-        share = power / 2.0 ** len(ringing) / max(self._power[j], 1e-20)
-        if share < CANCELLED_SHARE or power < 2.0 * QUIET * self._floor[j] or any(abs(m - r) < 0.5 for r in ringing):
-            return None
-        if onset is not None:
-            before = self._cancel_read(onset // self.dec - self.yin.span, ringing)
-            if before is not None and power < CANCELLED_RISE * before[2]:
-                return None
-        return m, aper
-
     def _reads_as(self, j: int, midi_f: float, ringing: list[float]) -> bool:
         """Does frame j read as ``midi_f`` once the notes ``ringing`` are cancelled out of
         it? (A sounding note mixed with older ones can read as another pitch, which must
         not pass for a hammer-on.)"""
-        for subset in ([m] for m in ringing) if len(ringing) == 1 else ([*([m] for m in ringing), ringing]):
-            got = self._cancel_read(j * self.hop, subset)
+        for got in self._cancel_reads(j * self.hop, _subsets(ringing)):
             if got is not None and got[1] < CANCELLED_PERIODIC and got[0] > 0.0:
                 if abs(69.0 + 12.0 * math.log2(got[0] / self.a4) - midi_f) < 0.5:
                     return True
         return False
 
-    def _cancel_read(self, at: int, ringing: list[float]) -> tuple[float, float, float] | None:
-        """YIN (freq, aperiodicity, power) of the pitch-band frame starting at low-rate
-        sample ``at``, with the notes ``ringing`` cancelled (None: history too short)."""
+    def _cancel_reads(self, at: int, subsets: list[list[float]]) -> list[tuple[float, float, float] | None]:
+        """YIN (freq, aperiodicity, power) of the pitch-band frame starting at low-rate sample
+        ``at`` with each subset of notes cancelled out of it (None: history too short)."""
         span = self.yin.span
-        periods = [self.low_rate / (self.a4 * 2.0 ** ((m - 69.0) / 12.0)) for m in ringing]
-        start = at - sum(int(math.ceil(p)) + 1 for p in periods)
-        if start < self._pitch.start or at + span > self._pitch.end:
-            return None
-        y = self._pitch.view(start, at + span).astype(np.float64)
-        for p in periods:
-            k, frac = int(math.floor(p)), p - math.floor(p)
-            delayed = (1.0 - frac) * y[1 : y.size - k] + frac * y[: y.size - k - 1]
-            y = y[k + 1 :] - delayed
-        freq, aper, power = self.yin.estimate_arrays(y[None, -span:].astype(np.float32))
-        return float(freq[0]), float(aper[0]), float(power[0])
+        rows, which = [], []
+        for k, ringing in enumerate(subsets):
+            periods = [self.low_rate / (self.a4 * 2.0 ** ((m - 69.0) / 12.0)) for m in ringing]
+            start = at - sum(int(math.ceil(p)) + 1 for p in periods)
+            if start < self._pitch.start or at + span > self._pitch.end:
+                continue
+            y = self._pitch.view(start, at + span).astype(np.float64)
+            for p in periods:
+                n, frac = int(math.floor(p)), p - math.floor(p)
+                y = y[n + 1 :] - ((1.0 - frac) * y[1 : y.size - n] + frac * y[: y.size - n - 1])
+            rows.append(y[-span:])
+            which.append(k)
+        out: list[tuple[float, float, float] | None] = [None] * len(subsets)
+        if rows:
+            freq, aper, power = self.yin.estimate_arrays(np.asarray(rows, dtype=np.float32))
+            for i, k in enumerate(which):
+                out[k] = (float(freq[i]), float(aper[i]), float(power[i]))
+        return out
 
     def _lift_subharmonic(self, j: int) -> None:
         """Re-read frame j at a fraction 1/k of its period when the frame is periodic there.
@@ -861,6 +866,11 @@ def _frames(x: np.ndarray, size: int, hop: int) -> np.ndarray:
     count = 1 + (x.size - size) // hop
     step = x.strides[0]
     return np.lib.stride_tricks.as_strided(x, (count, size), (hop * step, step), writeable=False)
+
+
+def _subsets(ringing: list[float]) -> list[list[float]]:
+    """The ringing notes to cancel, tried in turn: each alone, then (if several) all."""
+    return [[m] for m in ringing] + ([list(ringing)] if len(ringing) > 1 else [])
 
 
 def _harmonic(interval: float) -> bool:
