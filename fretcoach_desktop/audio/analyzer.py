@@ -484,7 +484,8 @@ class StreamingAnalyzer:
         if float(np.median([self._midi_f(k) for k in streak])) < BLIP_MIDI:
             return False
         last = streak[-1]
-        if self._frame_start(last) - cand.onset < BLIP_S * self.sample_rate:
+        # measured from when the tone appeared (the attack may have been noise before it)
+        if self._frame_start(last) - max(cand.onset, self._frame_start(streak[0])) < BLIP_S * self.sample_rate:
             return None
         return max(self._power[k] for k in streak) > BLIP_DROP * self._power[last]
 

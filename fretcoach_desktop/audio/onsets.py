@@ -67,30 +67,38 @@ def refine_onset(
     """Refine an onset sample index ``guess`` on the waveform.
 
     ``x`` holds samples starting at absolute index ``x0``. In
-    [guess - before_s, guess + after_s], in ~0.7 ms blocks, find the steepest rise of the
-    log energy of the first difference (which removes hum and emphasises the attack),
-    then backtrack, like librosa's ``onset_backtrack``, to where the (smoothed) energy
-    first left the background before that rise (at most ``backtrack_s`` earlier): a pluck
-    starts a few milliseconds before its loudest transient.
+    [guess - before_s, guess + after_s], find the steepest rise (over ~1.5 ms) of the log
+    energy of the first difference (which removes hum and emphasises the attack), then
+    backtrack, like librosa's ``onset_backtrack``, to where the smoothed energy first left
+    the background before that rise (at most ``backtrack_s`` earlier): a pluck starts a
+    few milliseconds before its loudest transient. Every envelope is a sliding
+    ~0.7 ms mean, sample by sample, so the answer moves with the signal, not with
+    where the analysis frames happen to fall (a take started a few samples later gets
+    the same onsets, a few samples later).
     """
     block = max(8, int(round(sample_rate * 0.000725)))
     lo = max(guess - int(before_s * sample_rate), x0 + 1)
     hi = min(guess + int(after_s * sample_rate), x0 + x.size)
-    nblocks = (hi - lo) // block
-    if nblocks < 8:
+    if hi - lo < 8 * block:
         return guess
-    seg = x[lo - x0 - 1 : lo - x0 + nblocks * block].astype(np.float64)
+    seg = x[lo - x0 - 1 : hi - x0].astype(np.float64)
     d = np.diff(seg)
-    loge = 10.0 * np.log10((d * d).reshape(nblocks, block).sum(axis=1) + 1e-12)
-    rise = loge[2:] - loge[:-2]  # over ~1.5 ms
+
+    def sliding_db(v: np.ndarray, n: int) -> np.ndarray:
+        c = np.concatenate([[0.0], np.cumsum(v)])
+        return 10.0 * np.log10((c[n:] - c[:-n]) / n + 1e-12)  # mean of v[i : i + n]
+
+    loge = sliding_db(d * d, block)  # loge[i]: the block starting at sample lo + i
+    rise = loge[2 * block :] - loge[: -2 * block]  # from the block at i to the one at i + 2 blocks
     k = int(np.argmax(rise))
     if rise[k] <= 3.0:  # no clear attack: keep the frame estimate
         return guess
-    raw = (seg[1:] ** 2).reshape(nblocks, block).sum(axis=1)
-    level = 10.0 * np.log10(np.convolve(raw, np.ones(3) / 3.0, mode="same") + 1e-12)
-    floor = level[max(0, k - 14) : k + 1].min()
-    start = k + 2
-    limit = max(0, start - int(round(backtrack_s * sample_rate / block)))
-    while start > limit and level[start - 1] > floor + backtrack_db:
+    # level[i]: the 3 blocks starting at lo + i, i.e. centred on the block at i + block
+    level = sliding_db(seg[1:] ** 2, 3 * block)
+    start = k + 2 * block  # the end of the steepest rise
+    floor = level[max(0, k - 15 * block) : max(1, k - block + 1)].min()  # the 14 blocks before it
+    limit = max(0, start - int(round(backtrack_s * sample_rate)))
+    # back while the block just before ``start`` is still above the background
+    while start > limit and level[max(0, start - 2 * block)] > floor + backtrack_db:
         start -= 1
-    return lo + start * block
+    return lo + start
