@@ -89,9 +89,6 @@ TUNER_SILENT_POWER = 1e-7  # mean square below which the tuner does not even loo
 class _Candidate:
     onset: int  # refined onset, absolute full-rate sample
     found_at: int  # full-rate sample at which the ODF peak was confirmed
-    #: a weaker attack right after this one (within MIN_IOI_S), heard only if this one is
-    #: no note: a scrape or pick click just before a note must not swallow the note
-    shadow: _Candidate | None = None
     frames: list[int] = field(default_factory=list)  # agreeing periodic frames so far
 
 
@@ -309,26 +306,16 @@ class StreamingAnalyzer:
             raw = self._raw
             onset = refine_onset(raw.view(raw.start, raw.end), raw.start, centre, sr)
             onset = max(onset, centre - n // 2 * dec)
-            found = ((i + post) * hop + n) * dec
             if onset - self._last_onset < MIN_IOI_S * sr and v < STRONGER * self._last_odf:
-                prev = self._candidates[-1] if self._candidates else None
-                if prev is not None and prev.onset == self._last_onset and prev.shadow is None:
-                    prev.shadow = _Candidate(onset=onset, found_at=found)
-                    self._measure_densely(onset)
-                    self._log(onset, "shadow", "too close to the previous onset: a note only if that one is not")
-                else:
-                    self._log(onset, "skip", "too close to the previous onset")
+                self._log(onset, "skip", "too close to the previous onset")
                 continue
             self._last_onset, self._last_odf = onset, v
+            found = ((i + post) * hop + n) * dec
             self._log(onset, "candidate", f"odf {v:.1f} mean {mean:.1f} floor {self._odf_floor:.1f}")
             self._candidates.append(_Candidate(onset=onset, found_at=found))
             self.onsets.append(onset / sr)
-            self._measure_densely(onset)
-
-    def _measure_densely(self, onset: int) -> None:
-        """Measure every pitch frame from just before the attack to DENSE_S after it."""
-        sr = self.sample_rate
-        self._dense.append((self._frame_at(onset) - 1, self._frame_at(onset + int(DENSE_S * sr))))
+            # every pitch frame from just before the attack to DENSE_S after it is measured
+            self._dense.append((self._frame_at(onset) - 1, self._frame_at(onset + int(DENSE_S * sr))))
 
     # ------------------------------------------------------------------ pitch frames
     def _frame_at(self, sample: int) -> int:
@@ -445,7 +432,7 @@ class StreamingAnalyzer:
                 continue
             if not self._examine(cand, j):
                 return
-            self._candidates.remove(cand)
+            self._candidates.pop(0)
             if self._active is not None and self._active.onset == cand.onset:
                 return  # frame j confirmed this very note
         self._sustain(j)
@@ -687,12 +674,6 @@ class StreamingAnalyzer:
         above the background. Its loudness is not compared with the ringing note's: a
         scrape is often quieter than the tone it interrupts.
         """
-        if cand.shadow is not None:  # the attack right after it may be the note
-            shadow = cand.shadow
-            self._log(shadow.onset, "candidate", "revived: the attack before it is no note")
-            later = [k for k, c in enumerate(self._candidates) if c.onset > shadow.onset]
-            self._candidates.insert(later[0] if later else len(self._candidates), shadow)
-            self.onsets.append(shadow.onset / self.sample_rate)
         j0 = self._frame_at(cand.onset)
         frames = [k for k in range(j0, min(j_end, j0 + NOISE_FRAMES, len(self._aper))) if self._measured(k)]
         aper = ",".join(f"{self._aper[k]:.2f}" for k in frames)
