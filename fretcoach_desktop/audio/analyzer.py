@@ -16,13 +16,17 @@ Pipeline:
 2. Pitch: YIN frames every ~5.8 ms over the whole guitar range (:mod:`.pitch`); dense
    around attacks, every other frame while a note rings, none in silence.
 3. A candidate becomes a note once two consecutive YIN frames after it are periodic and
-   agree; its name, scale membership and timing are reported then. A re-pluck of the
-   sounding pitch must raise the periodic power; a candidate whose first frames are
-   aperiodic is a noise event (scrape, buzz, pick noise) unless it turns into a note. A
-   new pitch held without an attack (hammer-on, pull-off, slide) starts a legato note.
+   agree; its name, scale membership and timing are reported then. Its frames are read
+   again with the notes still ringing (on other strings) cancelled out of them, and a
+   reading at a multiple of a clean shorter period is lifted to it. A re-pluck of the
+   sounding pitch must raise the periodic power; a high tone that dies within 25 ms is a
+   click, not a note; a candidate whose first frames are aperiodic is a noise event
+   (scrape, buzz, pick noise) unless it turns into a note. A new pitch jumped to and held
+   without an attack (hammer-on, pull-off) starts a legato note; one glided to (a bend)
+   does not.
 4. While a note rings its pitch keeps being measured; its ``cents`` settle to the
-   median over the note (a plucked string starts a few cents sharp), and the note is
-   final when the next one starts or it decays (``final_s``).
+   median over its first half second (a plucked string starts a few cents sharp), and the
+   note is final when the next one starts or it decays (``final_s``).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import numpy as np
 from .metrics import compute_metrics
 from .metronome import Grid
 from .onsets import SpectralFlux, refine_onset
-from .pitch import Yin
+from .pitch import Yin, refine_dip
 from .theory import freq_to_midi_cents, key_prefers_flats, note_name, scale_pitch_classes
 from .types import AnalysisResult, Metrics, NoiseEvent, Note
 
@@ -62,8 +66,8 @@ RING_S = 1.5  # a note started this recently may still ring (on another string) 
 RING_NOTES = 2  # how many of those are cancelled out of a new note's frames
 CANCELLED_PERIODIC = 0.2  # a frame with the ringing notes cancelled must be this periodic...
 CANCELLED_SHARE = 0.25  # ...and hold this share of the frame's power (per cancellation stage)...
-CLEANER = 0.03  # a plain reading gives way to a cancelled one only this much more periodic
 CANCELLED_RISE = 2.0  # ...and this many times what the same cancellation leaves just before the attack
+CLEANER = 0.03  # a plain reading gives way to a cancelled one only this much more periodic
 SUBHARMONIC_MAX = 6  # a reading is checked for being this many times the new note's period
 CONFIRM_FRAMES = 2  # agreeing periodic frames that make a note
 BLIP_MIDI = 78.0  # a tone from F#5 up (a metronome click's range) must show it sustains...
@@ -619,10 +623,8 @@ class StreamingAnalyzer:
             v = float(row[i])
             if v >= UNMIX_PERIODIC or not row[i - 1] >= v <= row[i + 1]:
                 continue
-            a, c = float(row[i - 1]), float(row[i + 1])
-            den = a - 2.0 * v + c
-            shift = min(0.5, max(-0.5, 0.5 * (a - c) / den)) if den > 0 else 0.0
-            freq = self.low_rate / (i + shift)
+            shift, _ = refine_dip(cmndf, np.array([i]))
+            freq = self.low_rate / (i + float(shift[0]))
             midi = 69.0 + 12.0 * math.log2(freq / self.a4)
             if act is not None and abs(midi - act.midi_f) < 0.5:
                 continue  # the ringing note itself

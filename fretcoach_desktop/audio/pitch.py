@@ -14,6 +14,18 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def refine_dip(cmndf: np.ndarray, tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Parabolic interpolation of the dip at lag ``tau[i]`` of each row ``i`` of ``cmndf``:
+    (fractional lag shift in [-0.5, 0.5], interpolated CMNDF value >= 0)."""
+    rows = np.arange(cmndf.shape[0])
+    a = cmndf[rows, tau - 1].astype(np.float64)
+    b = cmndf[rows, tau].astype(np.float64)
+    c = cmndf[rows, tau + 1].astype(np.float64)
+    den = a - 2.0 * b + c
+    shift = np.clip(np.where(den > 0, 0.5 * (a - c) / np.where(den > 0, den, 1.0), 0.0), -0.5, 0.5)
+    return shift, np.maximum(b - 0.25 * (a - c) * shift, 0.0)
+
+
 def _fast_len(n: int) -> int:
     """The smallest 5-smooth number (only factors 2, 3, 5) >= n: an FFT size that is fast."""
     best = 1 << max(0, (n - 1).bit_length())
@@ -130,15 +142,7 @@ class Yin:
         fallback = np.where(np.isfinite(deepest), depth.argmin(axis=1), inner.argmin(axis=1))
         first = np.where(has, ok.argmax(axis=1), fallback)
         tau = first + lo
-        rows = np.arange(cmndf.shape[0])
-        a = cmndf[rows, tau - 1].astype(np.float64)
-        b = cmndf[rows, tau].astype(np.float64)
-        c = cmndf[rows, tau + 1].astype(np.float64)
-        den = a - 2.0 * b + c
-        safe = np.where(den > 0, den, 1.0)
-        shift = np.where(den > 0, 0.5 * (a - c) / safe, 0.0)
-        shift = np.clip(shift, -0.5, 0.5)
-        aper = np.maximum(b - 0.25 * (a - c) * shift, 0.0)
+        shift, aper = refine_dip(cmndf, tau)
         freq = self.sample_rate / (tau + shift)
         return freq, aper, power
 
