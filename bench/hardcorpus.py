@@ -519,87 +519,36 @@ def _base(name: str, index: int, *, bpm: tuple[float, float], subs: tuple[int, .
     )
 
 
-def _programs(spec: Spec, names: tuple[str, ...]) -> None:
-    spec.program = names[spec.index % len(names)]
+@dataclass(frozen=True)
+class Condition:
+    """How one condition's takes are drawn; effects on the audio are applied in render()."""
+
+    what: str
+    bpm: tuple[float, float]
+    subs: tuple[int, ...]
+    sd: tuple[float, ...]  # timing spread, ms (one per take, at random)
+    programs: tuple[str, ...]  # take i plays programs[i % len]
+    line: tuple[int, int, int]  # notes, lowest and highest MIDI number
+    dur: tuple[float, float] = (0.85, 1.0)  # note length / grid step (over 1: rings on)
+    rests: float = 0.08
+    plant: bool = True  # planted mistakes
+    variants: tuple[str, ...] = ()  # take i's variant is variants[i % len] (render() applies it)
+    then: Callable[[Spec], None] | None = None  # changes to the drawn notes
+
+    def spec(self, name: str, index: int) -> Spec:
+        s = _base(name, index, bpm=self.bpm, subs=self.subs, sd=self.sd)
+        s.program = self.programs[index % len(self.programs)]
+        s.variant = self.variants[index % len(self.variants)] if self.variants else ""
+        n, lo, hi = self.line
+        make_line(s, n, lo, hi, dur=self.dur, rests=self.rests, plant=self.plant)
+        if self.then is not None:
+            self.then(s)
+        return s
 
 
-Builder = Callable[[int], Spec]
-CONDITIONS: dict[str, tuple[str, Builder]] = {}
-
-
-def condition(name: str, what: str) -> Callable[[Builder], Builder]:
-    def deco(fn: Builder) -> Builder:
-        CONDITIONS[name] = (what, fn)
-        return fn
-
-    return deco
-
-
-@condition("clean", "nylon, steel, jazz, clean electric at 70-110 bpm")
-def _clean(i: int) -> Spec:
-    s = _base("clean", i, bpm=(70, 110), subs=(1, 2), sd=(4, 12))
-    _programs(s, ("nylon", "steel", "jazz", "clean"))
-    make_line(s, 28, 45, 76)
-    return s
-
-
-@condition("sf_overdrive", "the SoundFont's overdriven and distortion guitars")
-def _sf_overdrive(i: int) -> Spec:
-    s = _base("sf_overdrive", i, bpm=(80, 110), subs=(1, 2), sd=(4, 8))
-    _programs(s, ("overdrive", "distortion"))
-    make_line(s, 28, 40, 72)
-    return s
-
-
-@condition("amp_drive", "clean electric through an amp and cabinet, drive x4, x15, x40")
-def _amp_drive(i: int) -> Spec:
-    s = _base("amp_drive", i, bpm=(80, 110), subs=(1, 2), sd=(4, 8))
-    s.program = "clean"
-    s.variant = f"drive x{(4, 15, 40)[i % 3]}"
-    make_line(s, 28, 40, 72)
-    return s
-
-
-@condition("reverb", "a room with RT60 0.3, 0.5, 0.8 s")
-def _reverb(i: int) -> Spec:
-    s = _base("reverb", i, bpm=(80, 120), subs=(1, 2), sd=(4, 8))
-    _programs(s, ("steel", "clean", "nylon"))
-    s.variant = f"rt60 {(0.3, 0.5, 0.8)[i % 3]}"
-    make_line(s, 28, 45, 76)
-    return s
-
-
-@condition("fast_eighths", "eighths at 120-160 bpm, each note ringing over the next")
-def _fast_eighths(i: int) -> Spec:
-    s = _base("fast_eighths", i, bpm=(120, 160), subs=(2,), sd=(4, 8))
-    _programs(s, ("steel", "clean", "jazz"))
-    make_line(s, 40, 45, 76, dur=(1.5, 3.0), rests=0.02)
-    return s
-
-
-@condition("fast_sixteenths", "sixteenths at 100-130 bpm, ringing")
-def _fast_sixteenths(i: int) -> Spec:
-    s = _base("fast_sixteenths", i, bpm=(100, 130), subs=(4,), sd=(3, 5))
-    _programs(s, ("steel", "clean", "nylon"))
-    make_line(s, 48, 50, 79, dur=(1.2, 2.5), rests=0.0)
-    return s
-
-
-@condition("muted_short", "notes cut short by muting (30-50 % of the spacing)")
-def _muted(i: int) -> Spec:
-    s = _base("muted_short", i, bpm=(90, 140), subs=(2,), sd=(4, 8))
-    _programs(s, ("clean", "steel", "overdrive"))
-    make_line(s, 32, 45, 76, dur=(0.3, 0.5))
-    return s
-
-
-@condition("legato", "hammer-ons and pull-offs: new pitches without a pick attack")
-def _legato(i: int) -> Spec:
-    s = _base("legato", i, bpm=(70, 100), subs=(2,), sd=(4, 8))
-    s.program = "additive"
-    make_line(s, 30, 45, 76, dur=(1.0, 1.0), plant=False)
-    # every note that moves by one or two semitones from the previous one has a chance to
-    # be slurred: picked notes start a group, up to two legato notes follow
+def _slur(s: Spec) -> None:
+    """Every note a few semitones from the previous one may be slurred: a picked note
+    starts a group, up to two legato notes follow."""
     run = 0
     for prev, n in zip(s.notes, s.notes[1:]):
         if run < 2 and 1 <= abs(n.midi - prev.midi) <= 3 and s.rng.random() < 0.6:
@@ -608,88 +557,26 @@ def _legato(i: int) -> Spec:
             prev.dur_s = n.onset_s - prev.onset_s
         else:
             run = 0
-    return s
 
 
-@condition("vibrato", "held notes with +-15 to 30 cents of vibrato at 5-6 Hz")
-def _vibrato(i: int) -> Spec:
-    s = _base("vibrato", i, bpm=(60, 90), subs=(1,), sd=(4, 8))
-    _programs(s, ("clean", "steel", "overdrive"))
-    make_line(s, 20, 50, 79, dur=(0.9, 1.0))
+def _vibrato(s: Spec) -> None:
     for n in s.notes:
         if s.rng.random() < 0.6:
             n.vibrato = (float(s.rng.uniform(15, 30)), float(s.rng.uniform(5, 6)))
-    return s
 
 
-@condition("bends", "one or two semitones bent up to the target in 80-150 ms")
-def _bends(i: int) -> Spec:
-    s = _base("bends", i, bpm=(60, 90), subs=(1,), sd=(4, 8))
-    _programs(s, ("clean", "overdrive", "steel"))
-    make_line(s, 20, 55, 79, dur=(0.9, 1.0))
+def _bend(s: Spec) -> None:
     for n in s.notes:
         if n.planted == "none" and s.rng.random() < 0.5:
             n.bend_from = int(s.rng.choice([1, 2]))
             a = float(s.rng.uniform(0.02, 0.05))
             n.bend_s = (a, a + float(s.rng.uniform(0.08, 0.15)))
             n.planted = "bend"
-    return s
 
 
-@condition("low_notes", "E2 and drop-D D2 up to E3")
-def _low(i: int) -> Spec:
-    s = _base("low_notes", i, bpm=(70, 110), subs=(1, 2), sd=(4, 8))
-    _programs(s, ("clean", "overdrive", "steel", "distortion"))
-    make_line(s, 28, 38, 52)
-    return s
-
-
-@condition("hum", "50/60 Hz mains hum with harmonics and buzz, 30-36 dB under the playing")
-def _hum(i: int) -> Spec:
-    s = _base("hum", i, bpm=(70, 110), subs=(1, 2), sd=(4, 8))
-    _programs(s, ("clean", "overdrive", "jazz"))
-    s.variant = f"{(50, 60)[i % 2]} Hz"
-    make_line(s, 28, 40, 76)
-    return s
-
-
-@condition("room_tone", "pink room noise and rumble 30-38 dB under the playing")
-def _room(i: int) -> Spec:
-    s = _base("room_tone", i, bpm=(70, 110), subs=(1, 2), sd=(4, 8))
-    _programs(s, ("nylon", "steel", "clean"))
-    make_line(s, 28, 40, 76)
-    return s
-
-
-@condition("click_bleed", "the metronome's click leaking into the input, 24-30 dB under")
-def _click(i: int) -> Spec:
-    s = _base("click_bleed", i, bpm=(70, 120), subs=(1, 2), sd=(4, 8))
-    _programs(s, ("nylon", "clean", "steel"))
-    make_line(s, 28, 40, 76)
-    return s
-
-
-@condition("low_level", "peaks at -36 dBFS over the interface's noise floor")
-def _low_level(i: int) -> Spec:
-    s = _base("low_level", i, bpm=(70, 110), subs=(1, 2), sd=(4, 8))
-    _programs(s, ("clean", "nylon", "steel"))
-    make_line(s, 28, 40, 76)
-    return s
-
-
-@condition("clipping", "input gain 4-8 dB too hot, clipped at full scale")
-def _clipping(i: int) -> Spec:
-    s = _base("clipping", i, bpm=(70, 110), subs=(1, 2), sd=(4, 8))
-    _programs(s, ("clean", "steel", "jazz"))
-    make_line(s, 28, 40, 76)
-    return s
-
-
-@condition("noise", "scrapes and pick clicks, between notes and within 50 ms of an attack")
-def _noise(i: int) -> Spec:
-    s = _base("noise", i, bpm=(60, 90), subs=(1,), sd=(4, 8))
-    _programs(s, ("clean", "steel", "nylon", "overdrive"))
-    make_line(s, 24, 40, 76, dur=(0.7, 0.9))
+def _scrape(s: Spec) -> None:
+    """A scrape or pick click after every third note (in the gap, or over the ringing note
+    when the gap is short), and most next ones 25-50 ms before or after the attack."""
     rng = s.rng
     for k, n in enumerate(s.notes):
         kind = "scrape" if rng.random() < 0.6 else "pick"
@@ -705,7 +592,128 @@ def _noise(i: int) -> Spec:
         else:
             continue
         s.noise.append((start, dur, kind))
-    return s
+
+
+_PLAIN = dict(bpm=(70, 110), subs=(1, 2), sd=(4, 8), line=(28, 40, 76))
+CONDITIONS: dict[str, Condition] = {
+    "clean": Condition(
+        "nylon, steel, jazz, clean electric at 70-110 bpm",
+        **{**_PLAIN, "sd": (4, 12), "line": (28, 45, 76)},
+        programs=("nylon", "steel", "jazz", "clean"),
+    ),
+    "sf_overdrive": Condition(
+        "the SoundFont's overdriven and distortion guitars",
+        **{**_PLAIN, "bpm": (80, 110), "line": (28, 40, 72)},
+        programs=("overdrive", "distortion"),
+    ),
+    "amp_drive": Condition(
+        "clean electric through an amp and cabinet, drive x4, x15, x40",
+        **{**_PLAIN, "bpm": (80, 110), "line": (28, 40, 72)},
+        programs=("clean",),
+        variants=("drive x4", "drive x15", "drive x40"),
+    ),
+    "reverb": Condition(
+        "a room with RT60 0.3, 0.5, 0.8 s",
+        **{**_PLAIN, "bpm": (80, 120), "line": (28, 45, 76)},
+        programs=("steel", "clean", "nylon"),
+        variants=("rt60 0.3", "rt60 0.5", "rt60 0.8"),
+    ),
+    "fast_eighths": Condition(
+        "eighths at 120-160 bpm, each note ringing over the next",
+        bpm=(120, 160),
+        subs=(2,),
+        sd=(4, 8),
+        programs=("steel", "clean", "jazz"),
+        line=(40, 45, 76),
+        dur=(1.5, 3.0),
+        rests=0.02,
+    ),
+    "fast_sixteenths": Condition(
+        "sixteenths at 100-130 bpm, ringing",
+        bpm=(100, 130),
+        subs=(4,),
+        sd=(3, 5),
+        programs=("steel", "clean", "nylon"),
+        line=(48, 50, 79),
+        dur=(1.2, 2.5),
+        rests=0.0,
+    ),
+    "muted_short": Condition(
+        "notes cut short by muting (30-50 % of the spacing)",
+        bpm=(90, 140),
+        subs=(2,),
+        sd=(4, 8),
+        programs=("clean", "steel", "overdrive"),
+        line=(32, 45, 76),
+        dur=(0.3, 0.5),
+    ),
+    "legato": Condition(
+        "hammer-ons and pull-offs: new pitches without a pick attack",
+        bpm=(70, 100),
+        subs=(2,),
+        sd=(4, 8),
+        programs=("additive",),
+        line=(30, 45, 76),
+        dur=(1.0, 1.0),
+        plant=False,
+        then=_slur,
+    ),
+    "vibrato": Condition(
+        "held notes with +-15 to 30 cents of vibrato at 5-6 Hz",
+        bpm=(60, 90),
+        subs=(1,),
+        sd=(4, 8),
+        programs=("clean", "steel", "overdrive"),
+        line=(20, 50, 79),
+        dur=(0.9, 1.0),
+        then=_vibrato,
+    ),
+    "bends": Condition(
+        "one or two semitones bent up to the target in 80-150 ms",
+        bpm=(60, 90),
+        subs=(1,),
+        sd=(4, 8),
+        programs=("clean", "overdrive", "steel"),
+        line=(20, 55, 79),
+        dur=(0.9, 1.0),
+        then=_bend,
+    ),
+    "low_notes": Condition(
+        "E2 and drop-D D2 up to E3",
+        **{**_PLAIN, "line": (28, 38, 52)},
+        programs=("clean", "overdrive", "steel", "distortion"),
+    ),
+    "hum": Condition(
+        "50/60 Hz mains hum with harmonics and buzz, 30-36 dB under the playing",
+        **_PLAIN,
+        programs=("clean", "overdrive", "jazz"),
+        variants=("50 Hz", "60 Hz"),
+    ),
+    "room_tone": Condition(
+        "pink room noise and rumble 30-38 dB under the playing", **_PLAIN, programs=("nylon", "steel", "clean")
+    ),
+    "click_bleed": Condition(
+        "the metronome's click leaking into the input, 24-30 dB under",
+        **{**_PLAIN, "bpm": (70, 120)},
+        programs=("nylon", "clean", "steel"),
+    ),
+    "low_level": Condition(
+        "peaks at -36 dBFS over the interface's noise floor", **_PLAIN, programs=("clean", "nylon", "steel")
+    ),
+    "clipping": Condition(
+        "input gain 4-8 dB too hot, clipped at full scale", **_PLAIN, programs=("clean", "steel", "jazz")
+    ),
+    "noise": Condition(
+        "scrapes and pick clicks, between notes and within 50 ms of an attack",
+        bpm=(60, 90),
+        subs=(1,),
+        sd=(4, 8),
+        programs=("clean", "steel", "nylon", "overdrive"),
+        line=(24, 40, 76),
+        dur=(0.7, 0.9),
+        then=_scrape,
+    ),
+}
 
 
 # --------------------------------------------------------------------------- one take
@@ -813,11 +821,12 @@ def build(out_dir: Path = DEFAULT_OUT, *, takes: int = 3, only: list[str] | None
         return out_dir
     if force and out_dir.exists() and not only:
         shutil.rmtree(out_dir)
-    for name, (what, fn) in CONDITIONS.items():
+    for name, cond in CONDITIONS.items():
         if only and name not in only:
             continue
+        what = cond.what
         for i in range(takes):
-            meta = render(fn(i), out_dir)
+            meta = render(cond.spec(name, i), out_dir)
             sound = f"{meta['program']} {meta['variant']}".strip()
             log(f"hard corpus: {name}/take{i:02d} ({what}; {sound}) {len(meta['notes'])} notes")
     if not only:
