@@ -77,6 +77,7 @@ DENSE_S = 0.16  # every pitch frame is computed this long after an onset candida
 DECIDE_S = 0.16  # a candidate still unpitched this long after its onset is not a note
 REPLUCK_MIN_S = 0.1  # a re-pluck of the sounding pitch comes at least this late...
 REPLUCK_GAIN = 1.5  # ...and raises the periodic power at least this much
+WOBBLE_ST = 1.5  # a reading this close to a note started less than REPLUCK_MIN_S ago is that note
 NOISE_FRAMES = 4  # frames after an attack that tell a noise burst from a note
 NOISE_GAIN = 2.0  # a noise burst is at least this much over QUIET...
 NOISE_HF_GAIN = 3.0  # ...and raises the energy above 3 kHz at least this much
@@ -659,9 +660,17 @@ class StreamingAnalyzer:
         power = float(np.mean([self._power[k] for k in frames]))
         emitted = max(self._frame_end(frames[-1]), cand.found_at)
         act = self._active
-        if act is not None and _harmonic(midi_f - act.midi_f):
+        soon = act is not None and cand.onset - act.onset < REPLUCK_MIN_S * self.sample_rate
+        # right after a note's attack, a reading within a semitone or so of it is the note
+        # wobbling (an overdriven low string), unless the attack really added power
+        harmonic = act is not None and _harmonic(midi_f - act.midi_f)
+        wobble = soon and not harmonic and abs(midi_f - act.midi_f) < WOBBLE_ST
+        if harmonic or wobble:
             pre = self._pre_power(cand.onset)
-            if cand.onset - act.onset < REPLUCK_MIN_S * self.sample_rate or power < REPLUCK_GAIN * pre:
+            if wobble:  # the note may still be swelling: compare with its loudest so far
+                heard = self._power[self._frame_at(act.onset) : self._frame_at(cand.onset)]
+                pre = max([pre, *heard])
+            if (soon and harmonic) or power < REPLUCK_GAIN * pre:
                 # the same tone ringing on: a noise burst over it, or nothing
                 self._log(cand.onset, "same tone", f"{midi_f:.2f} vs {act.midi_f:.2f} power {power:.2e} pre {pre:.2e}")
                 self._decide_unpitched(cand, frames[-1] + 1)
