@@ -782,13 +782,13 @@ def _speed_fmt(fig: dict) -> str:
 
 ROWS: tuple[Row, ...] = (
     Row("notes", "notes detected / truth", lambda f: f"{f['detected_notes']} / {f['truth_notes']}"),
-    Row("onset_f1", "onset F1 (50 ms)", _num("onset_f1", ".3f"), ">= 0.98", lambda v, _: v >= 0.98),
+    Row("onset_f1", "onset F1 (50 ms)", _num("onset_f1", ".3f"), ">= 0.99", lambda v, _: v >= 0.99),
     Row("onset_precision", "onset precision", _num("onset_precision", ".3f")),
     Row("onset_recall", "onset recall", _num("onset_recall", ".3f")),
     Row("median_onset_error_ms", "median onset error (ms)", _num("median_onset_error_ms", ".1f")),
-    Row("note_accuracy", "note accuracy", _num("note_accuracy", ".3f"), ">= 0.98", lambda v, _: v >= 0.98),
-    Row("median_cents_error", "median cents error", _num("median_cents_error", ".2f"), "<= 3", lambda v, _: v <= 3),
-    Row("detune_recall", "detune recall", _num("detune_recall", ".3f"), ">= 0.95", lambda v, _: v >= 0.95),
+    Row("note_accuracy", "note accuracy", _num("note_accuracy", ".3f"), ">= 0.99", lambda v, _: v >= 0.99),
+    Row("median_cents_error", "median cents error", _num("median_cents_error", ".2f"), "<= 2", lambda v, _: v <= 2),
+    Row("detune_recall", "detune recall", _num("detune_recall", ".3f"), ">= 0.97", lambda v, _: v >= 0.97),
     Row("off_scale_recall", "off-scale recall", _num("off_scale_recall", ".3f"), ">= 0.97", lambda v, _: v >= 0.97),
     Row(
         "false_off_scale_rate",
@@ -813,10 +813,10 @@ ROWS: tuple[Row, ...] = (
         "mae_timing_stability", "MAE timing_stability", _num("mae_timing_stability", ".2f"), "<= 3", lambda v, _: v <= 3
     ),
     Row("mae_noise_control", "MAE noise_control", _num("mae_noise_control", ".2f"), "<= 3", lambda v, _: v <= 3),
-    Row("noise_recall", "noise-event recall", _num("noise_recall", ".3f")),
-    Row("noise_precision", "noise-event precision", _num("noise_precision", ".3f")),
-    Row("median_latency_ms", "median latency (ms)", _latency("median_latency_ms"), "<= 50", lambda v, _: v <= 50),
-    Row("p95_latency_ms", "p95 latency (ms)", _latency("p95_latency_ms")),
+    Row("noise_recall", "noise-event recall", _num("noise_recall", ".3f"), ">= 0.8", lambda v, _: v >= 0.8),
+    Row("noise_precision", "noise-event precision", _num("noise_precision", ".3f"), ">= 0.9", lambda v, _: v >= 0.9),
+    Row("median_latency_ms", "median latency (ms)", _latency("median_latency_ms"), "<= 40", lambda v, _: v <= 40),
+    Row("p95_latency_ms", "p95 latency (ms)", _latency("p95_latency_ms"), "<= 70", lambda v, _: v <= 70),
     Row("speed_x_realtime", "speed (x realtime)", _speed_fmt, ">= aubio", _speed_ok),
 )
 
