@@ -232,12 +232,8 @@ class RingBuffer:
                 z = self._spilled - self._spilled_done
                 if fill:
                     z = min(z, room - filled)
-                if fill:
-                    dest[filled : filled + z] = 0.0
-                    filled += z
-                    self._silence_given += z
+                filled = self._pass_gap(dest, filled, z, fill)
                 self._spilled_done += z
-                self._gap_out += z
                 continue
             limit = w
             if self._gaps_read < gaps:
@@ -246,12 +242,8 @@ class RingBuffer:
                 if pos <= r:  # a gap right here
                     left = int(self._gap_len[i]) - self._gap_done
                     z = min(left, room - filled) if fill else left
-                    if fill:
-                        dest[filled : filled + z] = 0.0
-                        filled += z
-                        self._silence_given += z
+                    filled = self._pass_gap(dest, filled, z, fill)
                     self._gap_done += z
-                    self._gap_out += z
                     if self._gap_done >= int(self._gap_len[i]):
                         self._gaps_read += 1
                         self._gap_done = 0
@@ -271,6 +263,16 @@ class RingBuffer:
             r += n
             self._read_pos = r  # free the space only after the samples are copied out
         return dest[:filled]
+
+    def _pass_gap(self, dest: np.ndarray, filled: int, z: int, fill: bool) -> int:
+        """Pass *z* dropped samples: as zeros at ``dest[filled:]`` when filling (read_stream),
+        skipped otherwise (read). Returns the new fill."""
+        if fill:
+            dest[filled : filled + z] = 0.0
+            self._silence_given += z
+            filled += z
+        self._gap_out += z
+        return filled
 
     def clear(self) -> int:
         """Consumer side: discard everything available; return how many samples that was."""
