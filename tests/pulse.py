@@ -23,6 +23,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 __all__ = ["SINK", "PulseServer", "missing_tools"]
 
 SINK = "fretcoach_null"
@@ -158,3 +160,11 @@ class PulseServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def unavailable(reason: str) -> None:
+    """A PulseAudio test cannot run here: skip it, but fail when ``CI`` is set (a CI image
+    without PulseAudio must be noticed, not pass quietly)."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set: the PulseAudio end-to-end test must run)")
+    pytest.skip(reason)

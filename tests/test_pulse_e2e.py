@@ -15,17 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .pulse import SINK, PulseServer, missing_tools
+from .pulse import SINK, PulseServer, missing_tools, unavailable
 
 DATA = Path(__file__).parent / "data"
 TAKE = DATA / "musescore_take000.flac"
 TOLERANCE_S = 0.060
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set: the PulseAudio end-to-end test must run)")
-    pytest.skip(reason)
 
 
 @pytest.fixture
@@ -34,18 +28,18 @@ def pulse(tmp_path_factory: pytest.TempPathFactory):
     it sees it; afterwards the environment is restored and PortAudio re-scanned again."""
     missing = missing_tools()
     if missing:
-        _unavailable(f"PulseAudio end-to-end test needs {', '.join(missing)}")
+        unavailable(f"PulseAudio end-to-end test needs {', '.join(missing)}")
     try:
         from fretcoach_desktop.audio.capture import CaptureError, refresh_devices
 
         refresh_devices()
     except (ImportError, OSError, CaptureError) as exc:
-        _unavailable(f"PortAudio is not usable: {exc}")
+        unavailable(f"PortAudio is not usable: {exc}")
     server = PulseServer(tmp_path_factory.mktemp("pulse"))
     try:
         server.start()
     except RuntimeError as exc:
-        _unavailable(f"cannot start pulseaudio: {exc}")
+        unavailable(f"cannot start pulseaudio: {exc}")
     saved = {name: os.environ.get(name) for name in server.env}
     os.environ.update(server.env)
     refresh_devices()  # PortAudio lists devices at initialization only
@@ -324,7 +318,7 @@ def _loopback_round(capsys, heard_wav: Path) -> str | None:
 def test_missing_pulseaudio_skips_locally_but_fails_on_ci(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception, match="needs pulseaudio"):
-        _unavailable("needs pulseaudio")
+        unavailable("needs pulseaudio")
     monkeypatch.setenv("CI", "1")
     with pytest.raises(pytest.fail.Exception, match="CI is set"):
-        _unavailable("needs pulseaudio")
+        unavailable("needs pulseaudio")

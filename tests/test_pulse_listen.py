@@ -31,7 +31,6 @@ Skipped (with the reason) when PulseAudio or its tools are missing; with ``CI`` 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -41,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .pulse import PulseServer, missing_tools
+from .pulse import PulseServer, missing_tools, unavailable
 
 DATA = Path(__file__).parent / "data"
 TAKES = sorted(p for p in DATA.glob("*.flac") if p.with_suffix(".json").exists())
@@ -51,22 +50,16 @@ F1_MIN = 0.99
 HEAD_S = 0.05  # paplay may leave out the very first samples of a stream (measured: ~120)
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set: the PulseAudio end-to-end test must run)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def pulse(tmp_path_factory: pytest.TempPathFactory):
     missing = missing_tools()
     if missing:
-        _unavailable(f"PulseAudio end-to-end test needs {', '.join(missing)}")
+        unavailable(f"PulseAudio end-to-end test needs {', '.join(missing)}")
     server = PulseServer(tmp_path_factory.mktemp("pulse-listen"))
     try:
         server.start()
     except RuntimeError as exc:
-        _unavailable(f"cannot start pulseaudio: {exc}")
+        unavailable(f"cannot start pulseaudio: {exc}")
     try:
         yield server
     finally:
