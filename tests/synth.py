@@ -56,6 +56,15 @@ def pluck(freq: float, dur_s: float, sr: int, rng: np.random.Generator, decay: f
     return out
 
 
+def soft_tone(midi: int, dur_s: float, sr: int, gain: float = 0.4) -> np.ndarray:
+    """A thumb-plucked note: harmonics up to 3 kHz with a 4 ms attack, no pick noise (a
+    Karplus-Strong pluck starts with a period of white noise, as broadband as a scrape)."""
+    t = np.arange(int(dur_s * sr)) / sr
+    f = freq_of(midi)
+    y = sum(0.6**k * np.sin(2 * np.pi * (k + 1) * f * t) for k in range(8) if (k + 1) * f < 3000)
+    return gain * y * np.minimum(1.0, t / 0.004) * np.exp(-t / 0.6)
+
+
 def noise_floor(length: int, sr: int, rng: np.random.Generator, level: float = 0.0015) -> np.ndarray:
     t = np.arange(length) / sr
     hum = level * (np.sin(2 * np.pi * 60 * t) + 0.5 * np.sin(2 * np.pi * 180 * t))

@@ -13,7 +13,7 @@ from fretcoach_desktop.audio.analyzer import StreamingAnalyzer, analyze_file, an
 from fretcoach_desktop.audio.metrics import compute_metrics
 from fretcoach_desktop.audio.types import NoiseEvent, Note
 
-from .synth import SynthNote, bend, legato, render
+from .synth import SynthNote, bend, legato, noise_burst, noise_floor, render, soft_tone
 
 DATA = Path(__file__).parent / "data"
 SR = 44100
@@ -173,6 +173,26 @@ def test_string_noise_bursts_are_noise_events_not_notes():
     for got, (want, _) in zip(starts, bursts):
         assert got == pytest.approx(want, abs=0.01)
     assert result.metrics.noise_control == pytest.approx(50.0)
+
+
+
+@pytest.mark.parametrize("offset_s", [-0.045, 0.03, 0.045, 0.3])
+def test_a_scrape_near_an_attack_or_over_a_ringing_note_is_still_a_noise_event(offset_s):
+    """A scrape 30-50 ms before or after a pluck (too close to be a note of its own) or
+    over a loud ringing string (whose low band stays periodic) is a noise event: it is
+    broadband and sharp. The notes around it are unchanged."""
+    rng = np.random.default_rng(1)
+    y = noise_floor(int(3.5 * SR), SR, rng)
+    notes = [SynthNote(0.5, 52), SynthNote(1.5, 57), SynthNote(2.5, 60)]
+    for n in notes:
+        tone = soft_tone(n.midi, 0.9, SR)
+        y[int(n.onset_s * SR) :][: tone.size] += tone
+    burst = noise_burst(0.03, SR, rng)
+    y[int((1.5 + offset_s) * SR) :][: burst.size] += burst
+    result = analyze_samples(y.astype(np.float32), SR, bpm=150, key="E", scale="minor")
+    pairs, extra = _match(result.notes, notes)
+    assert len(pairs) == 3 and not extra, [(n.onset_s, n.note) for n in result.notes]
+    assert [e.start_s for e in result.noise_events] == [pytest.approx(1.5 + offset_s, abs=0.015)]
 
 
 def test_hum_and_hiss_alone_give_no_notes_and_null_metrics():

@@ -81,6 +81,15 @@ WOBBLE_ST = 1.5  # a reading this close to a note started less than REPLUCK_MIN_
 NOISE_FRAMES = 4  # frames after an attack that tell a noise burst from a note
 NOISE_GAIN = 2.0  # a noise burst is at least this much over QUIET...
 NOISE_HF_GAIN = 3.0  # ...and raises the energy above 3 kHz at least this much
+NOISE_HF_SHARE = 0.3  # ...that is at least this share of the band's rise (a metronome click is not)
+HF_AFTER_S = 0.025  # the burst of an attack is measured over frames ending this soon after it
+NOISE_FLUX_HF = 0.6  # an attack whose spectral flux is mostly above 3 kHz...
+NOISE_STRENGTH = 30.0  # ...that stands this far over the ODF's background...
+NOISE_CONTRAST = 6.0  # ...and over its recent mean is noise, even over a ringing tone
+NOISE_NEAR_HF = 0.7  # within MIN_IOI_S of an attack, it takes this share above 3 kHz
+NOISE_NEAR_S = 0.03  # the length given to such a burst (its frames are the attack's too)
+NOISE_HF_ADDS = 1.2  # over a ringing tone it adds energy above 3 kHz (a bend only moves it)
+NOISE_JOIN_S = 0.05  # bursts closer than this are one noise event
 NOTE_MAX_S = 0.5  # a note is named from at most its first half second: later, a low string's
 # fundamental has died before its octave, and frames read the octave
 NOTE_SILENT_S = 0.12  # unpitched this long: the note has ended
@@ -94,6 +103,8 @@ TUNER_SILENT_POWER = 1e-7  # mean square below which the tuner does not even loo
 class _Candidate:
     onset: int  # refined onset, absolute full-rate sample
     found_at: int  # full-rate sample at which the ODF peak was confirmed
+    sharp: bool = False  # the ODF peak stands far above the ODF's background and recent mean
+    hf_share: float = 0.0  # the share of the peak's spectral flux above 3 kHz
     frames: list[int] = field(default_factory=list)  # agreeing periodic frames so far
 
 
@@ -171,6 +182,8 @@ class StreamingAnalyzer:
         # onset detection function
         self._odf: list[float] = []
         self._hf: list[float] = []  # energy above 3 kHz per ODF frame
+        self._hf_odf: list[float] = []  # the ODF's part above 3 kHz
+        self._band: list[float] = []  # energy over the whole band per ODF frame
         self._odf_checked = 0  # ODF frames < this were considered for peaks
         self._pre = max(1, int(round(PEAK_PRE_S * low / self.hop)))
         self._post = max(1, int(round(PEAK_POST_S * low / self.hop)))
@@ -178,6 +191,7 @@ class StreamingAnalyzer:
         self._odf_floor = 0.0
         self._last_onset = -(10**12)
         self._last_odf = 0.0
+        self._last_hf = 0.0  # the share above 3 kHz of the last onset's flux
 
         # pitch frames: frame j covers low-rate samples [j*hop, j*hop + span)
         self._f0: list[float] = []
@@ -282,9 +296,11 @@ class StreamingAnalyzer:
             return
         x = self._low.view(first * hop, last * hop + n)
         frames = _frames(x, n, hop)
-        flux, hf = self._flux(frames)
+        flux, hf_flux, hf, total = self._flux(frames)
         self._odf.extend(flux.tolist())
+        self._hf_odf.extend(hf_flux.tolist())
         self._hf.extend(hf.tolist())
+        self._band.extend(total.tolist())
         self._pick_peaks()
 
     def _pick_peaks(self) -> None:
@@ -312,15 +328,51 @@ class StreamingAnalyzer:
             onset = refine_onset(raw.view(raw.start, raw.end), raw.start, centre, sr)
             onset = max(onset, centre - n // 2 * dec)
             if onset - self._last_onset < MIN_IOI_S * sr and v < STRONGER * self._last_odf:
-                self._log(onset, "skip", "too close to the previous onset")
+                if self._last_hf < NOISE_FLUX_HF and self._hf_odf[i] >= NOISE_NEAR_HF * v and self._sharp(v, past):
+                    # a scrape or pick click right after an attack: too close to be a
+                    # note, but broadband and sharp, which the attack's own tail is not
+                    # (after a broadband peak, it is that burst going on)
+                    self._add_noise(onset, onset + int(NOISE_NEAR_S * sr), "right after an attack")
+                else:
+                    self._log(onset, "skip", "too close to the previous onset")
                 continue
-            self._last_onset, self._last_odf = onset, v
+            self._last_onset, self._last_odf, self._last_hf = onset, v, self._hf_odf[i] / v
             found = ((i + post) * hop + n) * dec
-            self._log(onset, "candidate", f"odf {v:.1f} mean {mean:.1f} floor {self._odf_floor:.1f}")
-            self._candidates.append(_Candidate(onset=onset, found_at=found))
+            self._log(onset, "candidate", f"odf {v:.1f} mean {mean:.1f} floor {self._odf_floor:.1f} above 3 kHz {self._hf_odf[i] / v:.0%}")
+            self._candidates.append(
+                _Candidate(
+                    onset=onset,
+                    found_at=found,
+                    sharp=self._sharp(v, past),
+                    hf_share=self._hf_odf[i] / v,
+                )
+            )
             self.onsets.append(onset / sr)
             # every pitch frame from just before the attack to DENSE_S after it is measured
             self._dense.append((self._frame_at(onset) - 1, self._frame_at(onset + int(DENSE_S * sr))))
+
+    def _sharp(self, v: float, past: list[float]) -> bool:
+        """Whether an ODF peak ``v`` stands out as a burst would, over the ODF's background
+        and over its typical recent value (a median: one loud attack does not raise it)."""
+        return v >= NOISE_STRENGTH * self._odf_floor and (not past or v >= NOISE_CONTRAST * float(np.median(past)))
+
+    @staticmethod
+    def _broadband(cand: _Candidate) -> bool:
+        """A sharp attack whose spectral flux is mostly above 3 kHz: a scrape or pick click."""
+        return cand.sharp and cand.hf_share >= NOISE_FLUX_HF
+
+    def _add_noise(self, start: int, end: int, why: str) -> None:
+        """Record a noise event over full-rate samples [start, end), unless it is within
+        NOISE_JOIN_S of one already recorded (a rough scrape has several peaks). Events are only ever appended (the
+        live path reads the new ones by count), so they are in the order decided."""
+        sr = self.sample_rate
+        event = NoiseEvent(start_s=start / sr, end_s=end / sr)
+        slack = NOISE_JOIN_S
+        if any(e.start_s - slack <= event.end_s and event.start_s <= e.end_s + slack for e in self.noise_events[-4:]):
+            self._log(start, "noise", f"part of the previous noise event ({why})")
+            return
+        self._log(start, "noise", why)
+        self.noise_events.append(event)
 
     # ------------------------------------------------------------------ pitch frames
     def _frame_at(self, sample: int) -> int:
@@ -428,9 +480,13 @@ class StreamingAnalyzer:
                 if nxt.onset - cand.onset < MIN_IOI_S * self.sample_rate:
                     # a stronger peak right after an undecided weak one: one attack
                     # (a slow, overdriven pluck); it starts where the weak one did
+                    self._candidates.pop(0)
+                    if self._broadband(cand) and not self._broadband(nxt):
+                        # a scrape or pick click just before the pluck
+                        self._add_noise(cand.onset, nxt.onset, "broadband, just before an attack")
+                        continue
                     self._log(cand.onset, "merged", f"with the stronger peak at {nxt.onset / self.sample_rate:.3f}")
                     nxt.onset = cand.onset
-                    self._candidates.pop(0)
                     continue
                 # the next attack came before this one was decided
                 self._decide_unpitched(self._candidates.pop(0), j)
@@ -680,42 +736,54 @@ class StreamingAnalyzer:
     def _decide_unpitched(self, cand: _Candidate, j_end: int) -> None:
         """The candidate did not become a note: keep it as a noise event if it was one.
 
-        A noise event is an attack whose first frames are aperiodic (a scrape or buzz is
-        broadband; over a ringing string it still breaks the periodicity) and clearly
-        above the background. Its loudness is not compared with the ringing note's: a
-        scrape is often quieter than the tone it interrupts.
+        A noise event is an attack that is broadband: the energy above 3 kHz jumps with
+        it. Either its first frames are aperiodic and clearly above the background (a
+        scrape or buzz in a gap), or it is a strong burst above 3 kHz over a tone that
+        rings on unchanged (a scrape or pick click over a sounding string, which leaves
+        the low band's periodicity intact). Its loudness is not compared with the ringing
+        note's: a scrape is often quieter than the tone it interrupts.
         """
         j0 = self._frame_at(cand.onset)
         frames = [k for k in range(j0, min(j_end, j0 + NOISE_FRAMES, len(self._aper))) if self._measured(k)]
         aper = ",".join(f"{self._aper[k]:.2f}" for k in frames)
         noisy = [k for k in frames if self._aper[k] > APERIODIC]
-        if not noisy or len(noisy) * 2 < len(frames):
-            self._log(cand.onset, "dropped", f"not noisy: aper {aper}")
+        gain, share = self._hf_gain(cand.onset)
+        if self._broadband(cand) and gain >= NOISE_HF_ADDS:
+            pass  # a sharp attack, mostly above 3 kHz: broadband whatever the low band does
+        elif not noisy or len(noisy) * 2 < len(frames):
+            self._log(cand.onset, "dropped", f"not noisy: aper {aper}, {gain:.1f}x above 3 kHz ({share:.0%})")
             return
-        if max(self._power[k] for k in noisy) < NOISE_GAIN * QUIET * self._floor[noisy[0]]:
+        elif max(self._power[k] for k in noisy) < NOISE_GAIN * QUIET * self._floor[noisy[0]]:
             self._log(cand.onset, "dropped", f"too quiet: aper {aper}")
             return
-        gain = self._hf_gain(cand.onset)
-        if gain < NOISE_HF_GAIN:
-            self._log(cand.onset, "dropped", f"no broadband burst ({gain:.1f}x above 3 kHz): aper {aper}")
+        elif gain < NOISE_HF_GAIN or share < NOISE_HF_SHARE:
+            self._log(cand.onset, "dropped", f"no broadband burst ({gain:.1f}x above 3 kHz, {share:.0%}): aper {aper}")
             return
-        last = noisy[-1]  # it lasts while the frames stay aperiodic
+        last = noisy[-1] if noisy else j0  # it lasts while the frames stay aperiodic
         while last + 1 < min(len(self._aper), j0 + 4 * NOISE_FRAMES) and self._aper[last + 1] > APERIODIC:
             last += 1
         end = max(self._frame_end(last) - self.yin.window * self.dec, cand.onset + self.hop * self.dec)
-        self._log(cand.onset, "noise", f"aper {aper}")
-        sr = self.sample_rate
-        self.noise_events.append(NoiseEvent(start_s=cand.onset / sr, end_s=end / sr))
+        self._add_noise(cand.onset, end, f"aper {aper}, {gain:.1f}x above 3 kHz ({share:.0%} of the rise)")
 
-    def _hf_gain(self, onset: int) -> float:
-        """How much the energy above 3 kHz grew from just before ``onset`` to just after."""
+    def _hf_gain(self, onset: int) -> tuple[float, float]:
+        """How much the energy above 3 kHz grew at ``onset``, and which share of the
+        whole band's growth that was (a scrape or pick click is mostly above 3 kHz; a
+        metronome click or a pluck mostly below).
+
+        Measured on the loudest ODF frame that ends within HF_AFTER_S after ``onset``
+        against the last frame that ends before it (a later attack's burst must not count
+        for this one).
+        """
         n, hop = self.odf_frame, self.hop
         at = onset // self.dec
         before = (at - n) // hop
-        after = range(max(0, (at - n // 2) // hop), min(len(self._hf), (at + n) // hop + 1))
-        if before < 0 or not after:
-            return math.inf
-        return max(self._hf[i] for i in after) / max(self._hf[before], 1e-20)
+        last = min(len(self._hf) - 1, (at + int(HF_AFTER_S * self.low_rate) - n) // hop)
+        if before < 0 or last <= before:
+            return 1.0, 0.0  # nothing before it to compare with (the stream's first frames)
+        k = max(range(before + 1, last + 1), key=self._hf.__getitem__)
+        grew = self._band[k] - self._band[before]
+        share = (self._hf[k] - self._hf[before]) / grew if grew > 0 else 0.0
+        return self._hf[k] / max(self._hf[before], 1e-20), share
 
     def _start_note(self, onset: int, midi_f: float, emitted: int, frames: list[int]) -> None:
         self._close_active()

@@ -37,11 +37,14 @@ class SpectralFlux:
         self.k_hf = int(np.ceil(hf_from * frame / sample_rate)) - self.k0
         self._prev: np.ndarray | None = None
 
-    def __call__(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Flux of each row of ``frames`` (shape (k, frame)) relative to the row before,
-        and the energy of each row above ``hf_from`` (string noise is mostly there)."""
+        the energy of each row above ``hf_from`` (string noise is mostly there) and its
+        whole energy in the band."""
         spec = np.abs(np.fft.rfft(frames * self.window, axis=1)[:, self.k0 : self.k1])
-        hf = np.square(spec[:, self.k_hf :], dtype=np.float64).sum(axis=1)
+        power = np.square(spec, dtype=np.float64)
+        hf = power[:, self.k_hf :].sum(axis=1)
+        total = power.sum(axis=1)
         if self.compression != 1.0:
             spec *= self.compression
         spec += 1.0
@@ -49,9 +52,10 @@ class SpectralFlux:
         if self._prev is None:
             self._prev = logspec[0].copy()
         stacked = np.vstack([self._prev[None, :], logspec])
-        flux = np.maximum(np.diff(stacked, axis=0), 0.0).sum(axis=1)
+        rise = np.maximum(np.diff(stacked, axis=0), 0.0)
+        flux = rise.sum(axis=1)
         self._prev = logspec[-1].copy()
-        return flux, hf
+        return flux, rise[:, self.k_hf :].sum(axis=1), hf, total
 
 
 def refine_onset(
