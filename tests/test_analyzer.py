@@ -175,7 +175,6 @@ def test_string_noise_bursts_are_noise_events_not_notes():
     assert result.metrics.noise_control == pytest.approx(50.0)
 
 
-
 @pytest.mark.parametrize("offset_s", [-0.045, 0.03, 0.045, 0.3])
 def test_a_scrape_near_an_attack_or_over_a_ringing_note_is_still_a_noise_event(offset_s):
     """A scrape 30-50 ms before or after a pluck (too close to be a note of its own) or

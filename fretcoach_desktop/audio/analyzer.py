@@ -338,13 +338,14 @@ class StreamingAnalyzer:
                 continue
             self._last_onset, self._last_odf, self._last_hf = onset, v, self._hf_odf[i] / v
             found = ((i + post) * hop + n) * dec
-            self._log(onset, "candidate", f"odf {v:.1f} mean {mean:.1f} floor {self._odf_floor:.1f} above 3 kHz {self._hf_odf[i] / v:.0%}")
+            hf = self._hf_odf[i] / v
+            self._log(onset, "candidate", f"odf {v:.1f} mean {mean:.1f} floor {self._odf_floor:.1f}, {hf:.0%} high")
             self._candidates.append(
                 _Candidate(
                     onset=onset,
                     found_at=found,
                     sharp=self._sharp(v, past),
-                    hf_share=self._hf_odf[i] / v,
+                    hf_share=hf,
                 )
             )
             self.onsets.append(onset / sr)
