@@ -48,8 +48,32 @@ class CliError(Exception):
 # --------------------------------------------------------------------------- parser
 
 
+def _profile_name(value: str) -> str:
+    from fretcoach_desktop.profile_name import check_profile_name
+
+    try:
+        return check_profile_name(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 class _Parser(argparse.ArgumentParser):
-    """ArgumentParser whose usage errors are one line (no usage dump), still exit status 2."""
+    """ArgumentParser whose usage errors are one line (no usage dump), still exit status 2.
+
+    Every command and sub-command takes ``--user NAME`` (before or after the command
+    name: ``fretcoach --user bob analyze ...`` and ``fretcoach analyze ... --user bob``);
+    given after the command, it wins.
+    """
+
+    def __init__(self, *args: Any, root: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_argument(
+            "--user",
+            metavar="NAME",
+            type=_profile_name,
+            default=None if root else argparse.SUPPRESS,  # a command's own --user only when given
+            help="player profile to use (default: $FRETCOACH_USER or 'default')",
+        )
 
     def error(self, message: str) -> NoReturn:
         text = " ".join(message.split())
@@ -59,16 +83,12 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``fretcoach`` command (exposed for help and tests)."""
     parser = _Parser(
+        root=True,
         prog=PROG,
         description="FretCoach Desktop: a practice companion for guitarists.",
         epilog="Run 'fretcoach COMMAND --help' for the options of a command.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
-        "--user",
-        metavar="NAME",
-        help="player profile to use (default: $FRETCOACH_USER or 'default')",
-    )
     from fretcoach_desktop.commands.options import add_exercise_args
 
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser, action=_Commands)
@@ -280,7 +300,10 @@ def command_names() -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``fretcoach`` command with *argv* (default: ``sys.argv[1:]``); return the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

@@ -31,6 +31,7 @@ from fretcoach_desktop.config_sources import (  # re-exported: ENV_VARS, SETTING
     data_dir_of,
     default_data_dir,
 )
+from fretcoach_desktop.profile_name import check_profile_name
 
 __all__ = [
     "ENV_VARS",
@@ -85,12 +86,7 @@ class Config(BaseModel):
     @field_validator("user")
     @classmethod
     def _check_user(cls, value: str) -> str:
-        name = value.strip()
-        if not name:
-            raise ValueError("the user (profile) name must not be empty")
-        if len(name) > 64 or any(not ch.isprintable() for ch in name):
-            raise ValueError("the user (profile) name must be at most 64 printable characters")
-        return name
+        return check_profile_name(value)
 
     @field_validator("db_url", "model", "tts_model", "tts_voice", "opik_project_name")
     @classmethod
@@ -178,5 +174,6 @@ def _describe(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors(include_input=False, include_url=False):
         field = ".".join(str(p) for p in error["loc"]) or "settings"
-        parts.append(f"{field}: {error['msg']}")
+        message = error["msg"].removeprefix("Value error, ")  # our validators' own words
+        parts.append(f"{field}: {message}")
     return "invalid settings: " + "; ".join(parts)

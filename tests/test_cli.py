@@ -226,15 +226,36 @@ def test_module_without_arguments_and_no_display_says_so(monkeypatch):
 
 
 def test_version(capsys):
-    with pytest.raises(SystemExit) as exc:
-        cli.main(["--version"])
-    assert exc.value.code == 0
+    assert cli.main(["--version"]) == 0  # main returns the status argparse would exit with
     assert capsys.readouterr().out.strip() == f"fretcoach {__version__}"
 
 
 def test_cli_main_without_command_prints_help(capsys):
     assert cli.main([]) == 0
     assert "analyze" in capsys.readouterr().out
+
+
+def test_every_command_and_sub_command_takes_user_after_its_name():
+    """The README says every command takes --user: each parser, once built, has it."""
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, cli._Commands))  # noqa: SLF001
+    commands.install_all()
+    seen = []
+
+    def walk(p, path):
+        options = {s for a in p._actions for s in a.option_strings}  # noqa: SLF001
+        assert "--user" in options, path
+        seen.append(path)
+        for action in p._actions:  # noqa: SLF001
+            if isinstance(action, cli.argparse._SubParsersAction):  # noqa: SLF001
+                for name, sub in action.choices.items():
+                    walk(sub, f"{path} {name}")
+
+    walk(parser, "fretcoach")
+    assert {"fretcoach session", "fretcoach eval run", "fretcoach analyze", "fretcoach ask"} <= set(seen)
+    args = parser.parse_args(["eval", "run", "--prompt", "v1", "--user", "zoe"])
+    assert args.user == "zoe"
+    assert parser.parse_args(["history"]).user is None  # not given: $FRETCOACH_USER or 'default'
 
 
 def test_global_user_option_is_validated(take, fake_engine, capsys):

@@ -105,6 +105,25 @@ def test_profiles_are_separate(take, fake_result, capsys, monkeypatch):
         assert {u.name for u in store.users()} == {"bob", "carol", "default"}
 
 
+def test_user_is_accepted_after_the_command_and_wins_there(take, fake_result, capsys, monkeypatch):
+    assert cli.main([*analyze(take, "--save"), "--user", "bob"]) == 0
+    assert "profile 'bob'" in capsys.readouterr().out
+    assert [r["session_id"] for r in history_json(capsys, "--user", "bob")] == [1]
+    assert cli.main(["--user", "carol", "history", "--json", "--user", "bob"]) == 0
+    assert [r["session_id"] for r in json.loads(capsys.readouterr().out)] == [1]
+    monkeypatch.setenv("FRETCOACH_USER", "carol")
+    assert cli.main(["export", "-", "--format", "json", "--user", "bob"]) == 0
+    assert [r["session_id"] for r in json.loads(capsys.readouterr().out)] == [1]
+
+
+@pytest.mark.parametrize("name", ["", "   ", "a" * 65, "tab\there"])
+def test_a_bad_profile_name_is_one_line_in_the_players_terms(name, capsys):
+    assert cli.main(["history", "--user", name]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "profile name" in err, err
+    assert "pydantic" not in err and "Value error" not in err
+
+
 def test_history_table_and_limit(take, fake_result, capsys):
     for _ in range(3):
         assert cli.main(analyze(take, "--save")) == 0
