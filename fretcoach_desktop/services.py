@@ -327,6 +327,7 @@ def coach_message_fields(msg: Any) -> dict[str, Any]:
         "fell_back": msg.fell_back,
         "mode": msg.mode,
         "prompt_version": msg.prompt_version,
+        "kind": msg.kind,
     }
 
 

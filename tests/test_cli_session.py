@@ -41,3 +41,44 @@ def test_session_replays_coaches_stores_and_plan_uses_it(isolated_env):
 def test_session_rejects_bad_input_in_one_line(isolated_env):
     proc = fretcoach("session", str(TAKE), "--bpm", "108", "--key", "H", "--scale", "minor")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_tips_are_one_sentence_and_the_summary_says_it_is_one(isolated_env, tmp_path, monkeypatch):
+    """A model that always answers two sentences: every live tip is cut to one, the
+    end-of-session summary may keep two, and both say which they are, in the JSON and in
+    the store."""
+    import numpy as np
+    import soundfile as sf
+
+    from fretcoach_desktop.coach.evaluation import one_sentence
+    from fretcoach_desktop.config import load_config
+    from fretcoach_desktop.store import Store
+    from tests.fakes.openai_server import FakeOpenAI, Reply
+
+    x, sr = sf.read(TAKE, dtype="float32")
+    long_take = tmp_path / "long.flac"
+    sf.write(long_take, np.concatenate([x] * 7), sr)  # 70 s: two 30 s windows, then the summary
+    two = "Your timing is drifting late on the upbeats. Lock in with the click and keep your picking hand loose."
+    with FakeOpenAI() as api:
+        api.default("gpt-4o-mini", Reply(two))
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-key")
+        monkeypatch.setenv("OPENAI_BASE_URL", api.base_url)
+        proc = fretcoach(
+            "session", str(long_take), "--bpm", "108", "--key", "B", "--scale", "major_pentatonic",
+            "--subdivision", "2", "--speed", "20", "--no-audio", "--json",
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        assert api.chat_requests("gpt-4o-mini"), "the online coach was not asked"
+    out = json.loads(proc.stdout)
+    messages = out["coach_messages"]
+    assert [m["kind"] for m in messages] == ["tip", "tip", "summary"], messages
+    for m in messages:
+        assert m["mode"] == "online" and m["model"] == "gpt-4o-mini", m
+    assert [m["text"] for m in messages[:2]] == ["Your timing is drifting late on the upbeats."] * 2
+    assert all(one_sentence(m["text"]) == 1.0 for m in messages[:2])
+    assert messages[2]["text"] == two  # a summary may be two short sentences
+    monkeypatch.delenv("OPENAI_API_KEY")
+    with Store.open(load_config()) as store:
+        user = store.ensure_user("default")
+        stored = store.session_detail(user.id, out["session_id"]).coach_messages
+    assert [(m.kind, m.text) for m in stored] == [(m["kind"], m["text"]) for m in messages]

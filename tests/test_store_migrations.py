@@ -19,10 +19,10 @@ from fretcoach_desktop.store.models import Base
 def test_a_new_database_is_created_at_the_newest_revision(db_url):
     with Store(db_url) as store:
         assert store.migration.from_revision is None
-        assert store.migration.to_revision == mig.head_revision() == "0003"
+        assert store.migration.to_revision == mig.head_revision() == "0004"
         assert store.migration.backup_path is None  # nothing to back up in a new database
         with store.engine.connect() as conn:
-            assert mig.current_revision(conn) == "0003"
+            assert mig.current_revision(conn) == "0004"
     with Store(db_url) as again:  # second start: nothing to do
         assert not again.migration.changed
 
@@ -101,7 +101,7 @@ def test_a_database_made_at_revision_1_upgrades_without_loss(db_url):
         engine.dispose()
 
     with Store(db_url) as store:
-        assert (store.migration.from_revision, store.migration.to_revision) == ("0001", "0003")
+        assert (store.migration.from_revision, store.migration.to_revision) == ("0001", "0004")
         if store.dialect == "sqlite":
             assert store.migration.backup_path is not None and store.migration.backup_path.exists()
         user = store.ensure_user("ana")
@@ -115,12 +115,17 @@ def test_a_database_made_at_revision_1_upgrades_without_loss(db_url):
         assert detail.windows[0].notes == 2
         (tip,) = detail.coach_messages
         assert tip.text == "Lock in with the click." and tip.feedback == 1 and tip.prompt_version is None
+        assert tip.kind == "tip"  # rows from before revision 0004 are tips
         plan = store.latest_plan(user.id)
         assert plan.plan == {"title": "Timing"} and plan.source_session_ids == (7,) and plan.prompt_version is None
         assert [m.content for m in store.chat_thread(user.id, "th")] == ["hi"]
         # The new columns and index are there and usable.
         store.add_coach_message(7, t_s=60.0, text="again", prompt_version="v2")
         assert store.session_detail(user.id, 7).coach_messages[-1].prompt_version == "v2"
+        store.add_coach_message(7, t_s=90.0, text="Good session. Next, slow down.", kind="summary")
+        assert store.session_detail(user.id, 7).coach_messages[-1].kind == "summary"
+        with pytest.raises(ValueError, match="kind"):
+            store.add_coach_message(7, t_s=95.0, text="?", kind="rant")
         with store.engine.connect() as conn:
             indexes = {ix["name"] for ix in inspect(conn).get_indexes("coach_messages")}
         assert "ix_coach_messages_session_id_t_s" in indexes
@@ -188,7 +193,7 @@ def test_a_failing_migration_changes_nothing(db_url, monkeypatch):
     finally:
         check.dispose()
     with Store(db_url) as store:  # and it upgrades fine afterwards
-        assert store.migration.to_revision == "0003"
+        assert store.migration.to_revision == "0004"
 
 
 def test_a_database_from_a_newer_version_is_refused_untouched(db_url):
@@ -221,6 +226,11 @@ def test_migration_scripts_ship_inside_the_package():
     assert mig.MIGRATIONS_DIR.is_dir()
     assert (mig.MIGRATIONS_DIR / "env.py").is_file()
     versions = sorted(p.name for p in (mig.MIGRATIONS_DIR / "versions").glob("0*.py"))
-    assert versions == ["0001_initial.py", "0002_prompt_versions.py", "0003_calibrations.py"]
+    assert versions == [
+        "0001_initial.py",
+        "0002_prompt_versions.py",
+        "0003_calibrations.py",
+        "0004_coach_message_kind.py",
+    ]
     assert mig.alembic_config().get_main_option("script_location") == str(mig.MIGRATIONS_DIR)
     assert mig.HEAD_REVISION == mig.head_revision()  # the fast path's constant is the real head

@@ -57,6 +57,7 @@ SESSION_SOURCES = ("live", "file", "demo")
 SESSION_STATUSES = ("in_progress", "complete", "recovered")
 CHAT_ROLES = ("user", "assistant", "system", "tool")
 COACH_MODES = ("online", "offline")
+COACH_KINDS = ("tip", "summary")  # a one-sentence live tip, or the end-of-session summary
 CALIBRATION_METHODS = ("play-along", "loopback", "manual")
 
 # Deterministic constraint names, so migrations can refer to them on every backend.
@@ -210,11 +211,12 @@ class PracticePlan(Base):
 
 
 class CoachMessage(Base):
-    """One live-coach tip: its text, speech clip, latencies and how it was made."""
+    """One live-coach tip or end-of-session summary: its text, speech clip, latencies and how it was made."""
 
     __tablename__ = "coach_messages"
     __table_args__ = (
         CheckConstraint(_in("mode", COACH_MODES), name="mode"),
+        CheckConstraint(_in("kind", COACH_KINDS), name="kind"),  # since revision 0004
         CheckConstraint("feedback IS NULL OR feedback IN (-1, 1)", name="feedback"),
         Index("ix_coach_messages_session_id_t_s", "session_id", "t_s"),  # since revision 0002
     )
@@ -230,6 +232,7 @@ class CoachMessage(Base):
     fell_back: Mapped[bool] = mapped_column(Boolean, default=False)
     mode: Mapped[str] = mapped_column(String(8), default="online")
     prompt_version: Mapped[str | None] = mapped_column(String(64))  # since revision 0002
+    kind: Mapped[str] = mapped_column(String(8), default="tip", server_default="tip")  # since revision 0004
     feedback: Mapped[int | None] = mapped_column(Integer)  # +1 thumbs up, -1 thumbs down
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

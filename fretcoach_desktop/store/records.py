@@ -209,6 +209,7 @@ class CoachMessageRecord:
     prompt_version: str | None
     feedback: int | None
     created_at: datetime
+    kind: str = "tip"  # or "summary" (the end-of-session one, up to two sentences)
 
 
 @dataclass(frozen=True, slots=True)

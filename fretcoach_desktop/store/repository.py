@@ -449,11 +449,14 @@ class Store:
         fell_back: bool = False,
         mode: str = "online",
         prompt_version: str | None = None,
+        kind: str = "tip",
         created_at: datetime | None = None,
     ) -> int:
-        """Store one live-coach tip of a session; its id."""
+        """Store one live-coach tip (or the end-of-session summary) of a session; its id."""
         if mode not in m.COACH_MODES:
             raise ValueError(f"mode must be one of {', '.join(m.COACH_MODES)}")
+        if kind not in m.COACH_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(m.COACH_KINDS)}")
         _check_finite("t_s", t_s)
         with self._write() as session:
             self._session_row(session, session_id)
@@ -468,6 +471,7 @@ class Store:
                 fell_back=bool(fell_back),
                 mode=mode,
                 prompt_version=prompt_version,
+                kind=kind,
                 created_at=_aware(created_at),
             )
             session.add(row)
@@ -891,6 +895,7 @@ def _coach(row: m.CoachMessage) -> CoachMessageRecord:
         row.prompt_version,
         row.feedback,
         row.created_at,
+        row.kind,
     )
 
 
