@@ -348,8 +348,7 @@ def test_the_demo_take_is_bundled_with_its_exercise():
 
 
 def listen_args(*argv: str):
-    parser = cli._Parser(prog="fretcoach")
-    parser.add_argument("--user")
+    parser = cli._Parser(prog="fretcoach", root=True)  # every _Parser takes --user
     sub = parser.add_subparsers(dest="command", parser_class=cli._Parser)
     listen.add_parser(sub)
     return parser.parse_args(["listen", *argv])
