@@ -575,7 +575,10 @@ def _open_store(config: Any) -> tuple[Any, Any]:
                 file=sys.stderr,
             )
         user = store.ensure_user(config.user)
-        for session in store.recover_unfinished(user.id, stale_after_s=RECOVER_STALE_S):
+        # sessions whose recorder died were recovered as the store opened; ones recorded
+        # without a lock (another computer, an older version) once they are stale
+        mine = [s for s in store.recovered if s.user_id == user.id]
+        for session in mine + store.recover_unfinished(user.id, stale_after_s=RECOVER_STALE_S):
             print(
                 f"{PROG}: recovered unfinished session {session.session_id} from "
                 f"{_local_time(session.started_at)} ({_duration(session.duration_s)} saved, "

@@ -82,3 +82,51 @@ def test_tips_are_one_sentence_and_the_summary_says_it_is_one(isolated_env, tmp_
         user = store.ensure_user("default")
         stored = store.session_detail(user.id, out["session_id"]).coach_messages
     assert [(m.kind, m.text) for m in stored] == [(m["kind"], m["text"]) for m in messages]
+
+
+def test_a_session_killed_mid_take_is_seen_as_recovered_by_every_command(isolated_env, tmp_path):
+    """kill -9 of a running `fretcoach session`: the next command of any kind sees the
+    session as recovered with what its last checkpoint saved, without waiting for it to
+    look stale; while it was still running, no command closed it."""
+    import os
+    import signal
+    import time
+
+    import numpy as np
+    import soundfile as sf
+
+    from fretcoach_desktop.config import load_config
+    from fretcoach_desktop.store import Store
+
+    x, sr = sf.read(TAKE, dtype="float32")
+    long_take = tmp_path / "long.flac"
+    sf.write(long_take, np.concatenate([x] * 6), sr)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "fretcoach_desktop", "session", str(long_take), "--bpm", "108", "--key", "B",
+         "--scale", "major_pentatonic", "--subdivision", "2", "--speed", "1", "--no-audio"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ),
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        saved = 0
+        while time.monotonic() < deadline and saved == 0:
+            time.sleep(0.5)
+            with Store.open(load_config()) as store:  # a reader while the session records
+                rows = store.history(store.ensure_user("default").id, include_in_progress=True)
+            assert all(r.status == "in_progress" for r in rows), rows  # never closed under it
+            saved = rows[0].notes_played if rows else 0
+        assert saved > 0, "no checkpoint within 60 s"
+        assert json.loads(fretcoach("history", "--json").stdout) == []  # a reader: still live
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        child.stderr.close()
+
+    history = fretcoach("history", "--json")
+    (row,) = json.loads(history.stdout)
+    assert row["status"] == "recovered" and row["notes_played"] >= saved
+    assert "recovered unfinished session" in history.stderr
+    exported = json.loads(fretcoach("export", "-", "--format", "json").stdout)
+    assert [(r["session_id"], r["status"]) for r in exported] == [(row["session_id"], "recovered")]
+    plan = json.loads(fretcoach("plan", "--json").stdout)
+    assert str(row["session_id"]) in plan["source_session_ids"]  # ids are strings in the plan JSON

@@ -277,6 +277,8 @@ def test_recover_unfinished_closes_crashed_sessions_with_what_was_saved(store):
     untouched = start(store, user.id, started_at=old)  # never checkpointed
     mine_live = start(store, user.id)
     bobs = start(store, other.id, started_at=old)
+    for sid in (crashed, untouched, bobs):  # their recorders died: the locks are let go
+        store.live.release(sid, finished=False)
 
     recovered = store.recover_unfinished(user.id, exclude=[mine_live])
     assert {s.session_id for s in recovered} == {crashed, untouched}
@@ -294,10 +296,14 @@ def test_recover_unfinished_closes_crashed_sessions_with_what_was_saved(store):
     assert len(store.session_detail(user.id, crashed).notes) == 40
 
 
-def test_recovery_leaves_recently_checkpointed_sessions_alone(store):
+def test_recovery_leaves_recently_checkpointed_unlocked_sessions_alone(store):
+    """Without a lock file (recorded on another computer), only the age of the last
+    checkpoint tells a crashed session from a live one."""
     user = store.ensure_user("ana")
     sid = start(store, user.id)
     store.checkpoint(sid, notes=notes_upto(5), duration_s=2.5)
+    store.live.release(sid)  # no lock file at all
+    assert store.live.state(sid) == "unknown"
     assert store.recover_unfinished(user.id, stale_after_s=60.0) == []
     (recovered,) = store.recover_unfinished(user.id, stale_after_s=0.0)
     assert recovered.session_id == sid
@@ -305,6 +311,34 @@ def test_recovery_leaves_recently_checkpointed_sessions_alone(store):
     store.checkpoint(sid, notes=notes_upto(7), duration_s=3.5)
     (live,) = store.history(user.id, include_in_progress=True)
     assert live.status == "in_progress" and live.ended_at is None and live.notes_played == 7
+
+
+def test_a_session_another_store_records_is_never_recovered_a_dead_one_at_once(db_url):
+    """Two stores on one database stand for two processes: one records, one reads."""
+    with Store(db_url) as recorder:
+        user = recorder.ensure_user("ana")
+        sid = recorder.start_session(user.id, key="A", scale="minor", bpm=90)
+        recorder.checkpoint(sid, notes=notes_upto(6), duration_s=3.0)
+        with Store(db_url) as reader:
+            assert reader.recovered == [] and reader.live.state(sid) == "live"
+            assert reader.recover_unfinished(user.id, stale_after_s=0.0) == []  # however old
+            (row,) = reader.history(user.id, include_in_progress=True)
+            assert row.status == "in_progress"
+        recorder.live.release(sid, finished=False)  # the recorder dies (the OS drops its lock)
+        with Store(db_url) as reader:  # the next store to open recovers it, before any read
+            assert [s.session_id for s in reader.recovered] == [sid]
+            (row,) = reader.history(user.id)
+            assert row.status == "recovered" and row.notes_played == 6
+            assert reader.live.state(sid) == "unknown"  # its lock file is gone
+
+
+def test_finishing_a_session_leaves_no_lock_behind(store):
+    user = store.ensure_user("ana")
+    sid = store.start_session(user.id, key="A", scale="minor", bpm=90)
+    assert store.live.holds(sid)
+    store.finish_session(sid, notes=notes_upto(3), duration_s=2.0)
+    assert not store.live.holds(sid) and store.live.state(sid) == "unknown"
+    assert list(store.live.directory.glob("*.lock")) == []
 
 
 # --------------------------------------------------------------------------- coach, plans, chat

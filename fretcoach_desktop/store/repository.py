@@ -30,6 +30,7 @@ from fretcoach_desktop.audio.types import Metrics
 from fretcoach_desktop.store import models as m
 from fretcoach_desktop.store.engine import IMMEDIATE, make_engine, make_readonly_engine, redacted, sqlite_path
 from fretcoach_desktop.store.errors import NotFoundError, StoreError, translate
+from fretcoach_desktop.store.liveness import LiveLocks, live_dir_for
 from fretcoach_desktop.store.migrate import MigrationReport
 from fretcoach_desktop.store.migrate import upgrade as run_migrations
 from fretcoach_desktop.store.records import (
@@ -62,6 +63,9 @@ T = TypeVar("T")
 #: How many of the last stored notes a checkpoint rewrites: the engine may still refine
 #: the note that is sounding (its cents settle when it ends), earlier notes are final.
 REVISABLE_NOTES = 4
+#: a session nobody holds a lock for (recorded on another computer, or by an older version)
+#: counts as crashed when its recorder has not checkpointed (every 5 s) for this long
+STALE_UNLOCKED_S = 120.0
 
 # Bulk rows go through the tables (Core executemany), not the ORM's unit of work.
 _NOTES = m.NoteRow.__table__
@@ -134,9 +138,17 @@ class Store:
         self.engine: Engine = make_engine(url, busy_timeout_s=busy_timeout_s, echo=echo)
         self._write_engine = self.engine.execution_options(**{IMMEDIATE: True})
         self.migration: MigrationReport | None = None
+        #: the locks that tell a live session from a crashed one (see store.liveness)
+        self.live = LiveLocks(live_dir_for(self.sqlite_path, self.location))
+        #: sessions whose recorder had died, closed as ``recovered`` when this store opened
+        self.recovered: list[SessionSummary] = []
         try:
             if migrate:
                 self.migration = run_migrations(self.engine, backup=backup)
+                try:
+                    self.recovered = self._recover_crashed()
+                except StoreError:
+                    pass  # busy or read-only right now: the next open (or command) tries again
         except BaseException:
             self.engine.dispose()
             raise
@@ -152,7 +164,12 @@ class Store:
         return self.engine.dialect.name
 
     def close(self) -> None:
-        """Release every connection (a SQLite WAL file is checkpointed by the last one)."""
+        """Release every connection (a SQLite WAL file is checkpointed by the last one).
+
+        Sessions this store was still recording are let go unfinished: the next store to
+        open recovers them.
+        """
+        self.live.release_all()
         self.engine.dispose()
 
     def __enter__(self) -> Store:
@@ -234,7 +251,9 @@ class Store:
             self._require_user(session, user_id)
             session.add(row)
             session.flush()
-            return row.id
+            sid = row.id
+        self.live.hold(sid)  # this process records it: no other may recover it meanwhile
+        return sid
 
     @_guarded
     def checkpoint(
@@ -268,6 +287,7 @@ class Store:
                 # the player is still playing, so it is live again.
                 row.status = "in_progress"
                 row.ended_at = None
+        self.live.hold(session_id)
 
     @_guarded
     def finish_session(
@@ -290,7 +310,9 @@ class Store:
                 self._fill_metrics_from_notes(session, row)
             row.status = "complete"
             row.ended_at = ended
-            return _summary(row)
+            summary = _summary(row)
+        self.live.release(session_id)
+        return summary
 
     @_guarded
     def save_analysis(
@@ -333,30 +355,44 @@ class Store:
         """Close the profile's sessions left ``in_progress`` by a crash; return them.
 
         Each keeps what its last checkpoint saved and becomes ``recovered``; its end is the
-        last checkpoint (or its start plus the saved duration). Sessions whose last
-        checkpoint is younger than *stale_after_s* seconds are left alone (they may be live
-        in another FretCoach window), and so are the ids in *exclude* (this process's own
-        live sessions).
+        last checkpoint (or its start plus the saved duration). A session another process
+        is recording (it holds the session's lock, :mod:`.liveness`) is never touched, nor
+        are this store's own live sessions and the ids in *exclude*. One whose recorder
+        died is recovered at once; one without a lock file (recorded elsewhere, or by an
+        older version) only when its last checkpoint is older than *stale_after_s* seconds.
         """
-        cutoff = m.utcnow() - timedelta(seconds=max(0.0, stale_after_s))
-        skip = set(exclude)
+        return self._recover(user_id, stale_after_s=max(0.0, stale_after_s), exclude=set(exclude))
+
+    @_guarded
+    def _recover_crashed(self) -> list[SessionSummary]:
+        """At open: every profile's sessions whose recorder has died (or, without a lock,
+        has not checkpointed for STALE_UNLOCKED_S), so that whatever reads sessions next
+        (history, export, AI Mode, the chat agent, the window) sees them as recovered."""
+        return self._recover(None, stale_after_s=STALE_UNLOCKED_S, exclude=set())
+
+    def _recover(self, user_id: int | None, *, stale_after_s: float, exclude: set[int]) -> list[SessionSummary]:
+        cutoff = m.utcnow() - timedelta(seconds=stale_after_s)
         with self._write() as session:
-            rows = session.scalars(
-                select(m.Session)
-                .where(m.Session.user_id == user_id, m.Session.status == "in_progress")
-                .order_by(m.Session.started_at, m.Session.id)
-            ).all()
+            query = select(m.Session).where(m.Session.status == "in_progress")
+            if user_id is not None:
+                query = query.where(m.Session.user_id == user_id)
+            rows = session.scalars(query.order_by(m.Session.started_at, m.Session.id)).all()
             recovered = []
             for row in rows:
+                if row.id in exclude:
+                    continue
+                state = self.live.state(row.id)
                 last = row.checkpointed_at or row.started_at
-                if row.id in skip or last > cutoff:
+                if state == "live" or (state == "unknown" and last > cutoff):
                     continue
                 if row.notes_played and row.pitch_accuracy is None:
                     self._fill_metrics_from_notes(session, row)
                 row.status = "recovered"
                 row.ended_at = max(last, row.started_at + timedelta(seconds=row.duration_s or 0.0))
                 recovered.append(_summary(row))
-            return recovered
+        for summary in recovered:
+            self.live.forget(summary.session_id)
+        return recovered
 
     @_guarded
     def delete_session(self, user_id: int, session_id: int) -> None:
