@@ -341,18 +341,21 @@ def make_and_save_plan(
     from fretcoach_desktop.coach.plans import make_practice_plan
 
     sessions = store.recent_sessions(user_id, limit=5)
-    stamp = datetime.now().strftime("%Y%m%d%H%M%S")
-    result = make_practice_plan(sessions, config, user_id, f"plan-{stamp}", tracer=tracer)
-    ids = [int(i) for i in result.source_session_ids if str(i).isdigit()]
-    practice_id = (save or (lambda fn, *a, **kw: fn(*a, **kw)))(
-        store.save_plan,
-        user_id,
-        result.plan.model_dump(),
-        weakest_metric=result.plan.focus_metric,
-        source_session_ids=ids,
-        prompt_version=result.prompt_version,
-    )
-    return result, practice_id
+    run = save or (lambda fn, *a, **kw: fn(*a, **kw))
+
+    def store_plan(result: Any) -> int:
+        return run(
+            store.save_plan,
+            user_id,
+            result.plan.model_dump(),
+            weakest_metric=result.plan.focus_metric,
+            source_session_ids=[int(i) for i in result.source_session_ids if str(i).isdigit()],
+            prompt_version=result.prompt_version,
+        )
+
+    # stored inside the AI Mode trace, so the trace carries the practice id the player sees
+    result = make_practice_plan(sessions, config, user_id, "pending", tracer=tracer, save=store_plan)
+    return result, int(result.practice_id)
 
 
 @dataclass(frozen=True)

@@ -372,6 +372,17 @@ def test_dataset_and_experiments_reach_fake_opik(tmp_path):
     }
     eval_traces = [t for t in traces if t.get("name") == "live-coach-eval"]
     assert len(eval_traces) == 8 and {r["trace_id"] for r in refs} == {t["id"] for t in eval_traces}
+    # Both prompt versions were registered before the experiments, and each experiment
+    # links its own.
+    versions = server.prompt_versions["fretcoach-live_coach"]
+    by_text = {v["metadata"]["fretcoach_version"]: v["id"] for v in versions}
+    assert set(by_text) == {"v1", "v2"} and len(versions) == 2, versions
+    for e in experiments:
+        linked = [p["id"] for p in e.get("prompt_versions") or []]
+        assert linked == [by_text[e["metadata"]["prompt_version"].split(".")[1]]], e
+    first_prompt = min(r["t"] for r in server.requests if "/prompts" in r["path"])
+    first_experiment = min(r["t"] for r in server.requests if r["path"].split("?")[0].endswith("/experiments"))
+    assert first_prompt < first_experiment
 
 
 def test_nothing_is_sent_without_opik(tmp_path):

@@ -188,3 +188,54 @@ def test_opik_down_costs_at_most_a_second_at_exit(tmp_path, server):
             result, exit_s, _ = _scenario("track", tmp_path, OPIK_URL_OVERRIDE=hang.url)
     assert result["tracer"] == "OpikTracing" and result["trace_id"]
     assert exit_s < 1.5, f"exit took {exit_s:.2f} s after the last traced call"
+
+
+# --------------------------------------------------------------------------- AI Mode from the CLI
+
+
+def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fretcoach_desktop", *args],
+        capture_output=True, text=True, timeout=120, env={**os.environ, **env},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("answer", ["usable", "unusable"])
+def test_fretcoach_plan_leaves_an_ai_mode_trace_matching_its_json(answer, isolated_env):
+    """`fretcoach plan --json` against a scripted model: one ai-mode-plan trace, tagged
+    ai-mode / practice-plan, in thread user-{user_id}, with the user_id and practice_id the
+    JSON printed; when the model's plan is unusable, the offline plan is used and the same
+    trace says so."""
+    from tests.fakes.openai_server import Reply
+
+    take = Path(__file__).parent / "data" / "musescore_take000.flac"
+    saved = _cli("analyze", str(take), "--bpm", "108", "--key", "B", "--scale", "major_pentatonic", "--save")
+    assert saved.returncode == 0, saved.stderr
+    with FakeOpenAI() as api, FakeOpik() as opik_server:
+        if answer == "unusable":
+            api.default("gpt-4o-mini", Reply("Practise more, I guess."))  # not the plan's JSON
+            api.default("gpt-4.1-mini", Reply("Still not a plan."))
+        proc = _cli(
+            "plan", "--json",
+            OPENAI_API_KEY="sk-test-key", OPENAI_BASE_URL=api.base_url, OPIK_URL_OVERRIDE=opik_server.url,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        out = json.loads(proc.stdout)
+        assert opik_server.wait_for(lambda s: any(t.get("name") == "ai-mode-plan" for t in s.traces()), timeout=10)
+        if answer == "unusable":
+            assert opik_server.wait_for(
+                lambda s: any((t.get("metadata") or {}).get("fell_back") for t in s.traces()), timeout=10
+            )
+        traces = [t for t in opik_server.traces() if t.get("name") == "ai-mode-plan"]
+    (trace,) = traces
+    assert trace["id"] == out["trace_id"]
+    assert set(trace["tags"]) == {"ai-mode", "practice-plan"}
+    assert trace["thread_id"] == f"user-{out['user_id']}"
+    assert trace["metadata"]["user_id"] == str(out["user_id"])
+    assert trace["metadata"]["practice_id"] == str(out["practice_id"])
+    if answer == "usable":
+        assert out["mode"] == "online" and trace["metadata"]["mode"] == "online"
+    else:
+        assert out["mode"] == "offline" and out["fell_back"] is True
+        assert trace["metadata"]["mode"] == "offline" and trace["metadata"]["fell_back"] is True
+        assert trace["metadata"]["error"] and trace["output"]["plan"]["exercises"]

@@ -51,6 +51,7 @@ __all__ = [
     "judge_answer",
     "load_dataset",
     "log_experiments",
+    "register_prompts",
     "no_invented_numbers",
     "one_sentence",
     "run_evaluation",
@@ -641,6 +642,21 @@ def upload_dataset(tracer: Tracer, items: Sequence[EvalItem], name: str = DATASE
     return dataset
 
 
+def register_prompts(tracer: Tracer, versions: Sequence[str], timeout: float = 10.0) -> dict[str, Any]:
+    """Register every prompt version (``live_coach.v1``...) with Opik, or find it already
+    registered, and wait for it: ``{prompt id: Opik prompt}`` for those that made it."""
+    from fretcoach_desktop.coach.prompts import load_prompt
+
+    found = {}
+    for version_id in versions:
+        name, _, version = version_id.partition(".")
+        prompt = load_prompt(name, version)
+        opik_prompt = tracer.ensure_prompt(prompt.name, prompt.version, prompt.text, timeout=timeout)
+        if opik_prompt is not None:
+            found[version_id] = opik_prompt
+    return found
+
+
 def log_experiments(
     tracer: Tracer,
     items: Sequence[EvalItem],
@@ -648,9 +664,12 @@ def log_experiments(
     *,
     dataset_name: str = DATASET_NAME,
     config: Mapping[str, Any] | None = None,
+    prompts: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """One Opik experiment per prompt version: a trace per answer with its scores as feedback
-    scores, linked to its dataset item. Returns ``{prompt id: experiment id}`` (empty when off).
+    scores, linked to its dataset item, and the experiment linked to its Opik prompt
+    (*prompts*: prompt id -> the Opik prompt, registered beforehand by
+    :func:`register_prompts`). Returns ``{prompt id: experiment id}`` (empty when off).
     """
     client = _opik_client(tracer)
     if client is None:
@@ -661,10 +680,12 @@ def log_experiments(
     stamp = time.strftime("%Y%m%d-%H%M%S")
     experiments: dict[str, str] = {}
     for version, rows in results.items():
+        prompt = (prompts or {}).get(version)
         experiment = client.create_experiment(
             dataset_name=dataset_name,
             name=f"{version}-{stamp}",
             experiment_config={"prompt_version": version, **dict(config or {})},
+            prompts=[prompt] if prompt is not None else None,
         )
         references = []
         for row in rows:

@@ -246,7 +246,9 @@ class LiveCoach:
             weakest_metric=metric_label(facts["weakest_metric"]) if facts.get("weakest_metric") else None,
         )
         messages = [SystemMessage(system), HumanMessage(json.dumps(facts, sort_keys=True))]
-        link = self.tracer.prompt_link(prompt.name)
+        # registered before the first trace that uses it (waits a moment, once), so it links
+        self.tracer.ensure_prompt(prompt.name, prompt.version, prompt.text)
+        link = self.tracer.prompt_link(prompt.name, prompt.version)
         spec = spec.with_metadata(prompt_version=prompt.id, opik_prompts=[link] if link else None)
         callback = self.tracer.callback_for(spec)
         start = time.perf_counter()

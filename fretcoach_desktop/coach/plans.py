@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from fretcoach_desktop.audio.metrics import METRIC_NAMES
@@ -139,10 +139,15 @@ def make_practice_plan(
     tracer: Tracer | None = None,
     llm: Any = None,
     prompt_version: str | None = None,
+    save: Callable[[PlanResult], object] | None = None,
 ) -> PlanResult:
     """Make the AI Mode plan from the player's sessions (dicts or objects with the four
     metrics, key, scale, bpm, started_at; any order; the last 5 are used). Blocks for the
     model call (bounded by its timeout): run it on the LLM pool, not the GUI thread.
+
+    ``save(result)``, when given, stores the plan and returns its id, which becomes the
+    result's ``practice_id`` (*practice_id* is then only a placeholder); it runs inside the
+    AI Mode trace, so the trace carries the id the player sees.
     """
     tracer = tracer or NullTracer()
     recent = _sorted_recent(sessions)
@@ -171,14 +176,17 @@ def make_practice_plan(
             starter=starter,
         )
 
+    def saved(result: PlanResult) -> PlanResult:
+        return result if save is None else replace(result, practice_id=str(save(result)))
+
     runnable = llm
     if runnable is None:
         try:
             runnable = make_chat_model(config, purpose="ai_mode_plan", schema=PracticePlan)
         except Exception as exc:
-            return offline(describe_error(exc), True)
+            return saved(offline(describe_error(exc), True))
     if runnable is None:
-        return offline(None, False)
+        return saved(offline(None, False))
 
     from langchain_core.messages import HumanMessage, SystemMessage
 
@@ -192,45 +200,63 @@ def make_practice_plan(
         "weakest_metric": weakest,
         "trend": trend,
     }
-    link = tracer.prompt_link(prompt.name)
+    tracer.ensure_prompt(prompt.name, prompt.version, prompt.text)  # before the trace that links it
+    link = tracer.prompt_link(prompt.name, prompt.version)
     spec = ai_mode_plan(user_id, practice_id).with_metadata(
         prompt_version=prompt.id, opik_prompts=[link] if link else None
     )
-    callback = tracer.callback_for(spec)
-    start = time.perf_counter()
-    try:
-        answer = invoke_recorded(
-            runnable,
-            [SystemMessage(system), HumanMessage(json.dumps(facts, sort_keys=True))],
-            primary_model=config.model,
-            callbacks=[callback] if callback is not None else None,
-            run_name=spec.name,
-        )
-    except Exception as exc:
-        trace_id = next(iter(tracer.trace_ids(callback)), None) if callback else None
-        log.info("AI Mode plan: every model failed (%s); using the offline plan", describe_error(exc))
-        return offline(describe_error(exc), True, (time.perf_counter() - start) * 1000.0, trace_id)
-    trace_id = next(iter(tracer.trace_ids(callback)), None) if callback else None
-    plan = answer.output
-    if isinstance(plan, Mapping):
+    # One AI Mode trace around the model call (its LLM spans nest in it), which ends saying
+    # what became of the answer: the model's plan, or the offline plan and why.
+    with tracer.track_spec(spec, input=facts) as handle:
+        callback = tracer.callback_for(spec)
+        start = time.perf_counter()
+        error: str | None = None
         try:
-            plan = PracticePlan.model_validate(plan)
+            answer = invoke_recorded(
+                runnable,
+                [SystemMessage(system), HumanMessage(json.dumps(facts, sort_keys=True))],
+                primary_model=config.model,
+                callbacks=[callback] if callback is not None else None,
+                run_name=spec.name,
+            )
         except Exception as exc:
-            return offline(f"unusable plan: {describe_error(exc)}", True, answer.llm_ms, trace_id)
-    if not isinstance(plan, PracticePlan) or len(plan.exercises) < 2:
-        return offline("the model's plan had fewer than 2 exercises", True, answer.llm_ms, trace_id)
-    return PlanResult(
-        plan=plan,
-        user_id=str(user_id),
-        practice_id=str(practice_id),
-        weakest_metric=weakest or plan.focus_metric,
-        trend=trend,
-        model=answer.model,
-        fell_back=answer.fell_back,
-        mode="online",
-        prompt_version=prompt.id,
-        llm_ms=answer.llm_ms,
-        trace_id=trace_id,
-        source_session_ids=source_ids,
-        starter=starter,
-    )
+            log.info("AI Mode plan: every model failed (%s); using the offline plan", describe_error(exc))
+            answer, error, llm_ms = None, describe_error(exc), (time.perf_counter() - start) * 1000.0
+        else:
+            llm_ms, plan = answer.llm_ms, answer.output
+            if isinstance(plan, Mapping):
+                try:
+                    plan = PracticePlan.model_validate(plan)
+                except Exception as exc:
+                    error = f"unusable plan: {describe_error(exc)}"
+            if error is None and (not isinstance(plan, PracticePlan) or len(plan.exercises) < 2):
+                error = "the model's plan had fewer than 2 exercises"
+        trace_id = handle.trace_id or (next(iter(tracer.trace_ids(callback)), None) if callback else None)
+        if answer is None or error is not None:
+            result = offline(error, True, llm_ms, trace_id)
+        else:
+            result = PlanResult(
+                plan=plan,
+                user_id=str(user_id),
+                practice_id=str(practice_id),
+                weakest_metric=weakest or plan.focus_metric,
+                trend=trend,
+                model=answer.model,
+                fell_back=answer.fell_back,
+                mode="online",
+                prompt_version=prompt.id,
+                llm_ms=answer.llm_ms,
+                trace_id=trace_id,
+                source_session_ids=source_ids,
+                starter=starter,
+            )
+        result = saved(result)
+        handle.set_output({"plan": result.plan.model_dump()})
+        handle.add_metadata(
+            practice_id=result.practice_id,
+            mode=result.mode,
+            fell_back=result.fell_back,
+            model=result.model,
+            error=result.error,
+        )
+    return result

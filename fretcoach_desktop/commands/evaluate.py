@@ -208,6 +208,7 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
         format_table,
         load_dataset,
         log_experiments,
+        register_prompts,
         run_evaluation,
         summarize,
         upload_dataset,
@@ -242,12 +243,17 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
     if tracer.enabled:
         try:
             dataset = upload_dataset(tracer, items)
+            prompts = register_prompts(tracer, versions)  # before the experiments that link them
+            missing = [v for v in versions if v not in prompts]
+            if missing:
+                _note(err, f"could not register {', '.join(missing)} with Opik: experiments without their prompt")
             experiments = log_experiments(
                 tracer,
                 items,
                 results,
                 dataset_name=getattr(dataset, "name", None) or "fretcoach-live-coach-windows",
                 config={"model": config.model, "dataset": path.name, "online": config.online_coach},
+                prompts=prompts,
             )
         except Exception as exc:  # Opik down must not lose the results
             _note(err, f"could not log the experiments to Opik ({type(exc).__name__})")

@@ -32,26 +32,43 @@ from fretcoach_desktop.tracing.conventions import TraceSpec, scrub
 if TYPE_CHECKING:  # pragma: no cover
     from fretcoach_desktop.config import Config
 
-__all__ = ["EXIT_FLUSH_BUDGET_S", "NullTracer", "OpikTracing", "TraceHandle", "Tracer", "make_tracer"]
+__all__ = [
+    "EXIT_FLUSH_BUDGET_S",
+    "PROMPT_BUDGET_S",
+    "NullTracer",
+    "OpikTracing",
+    "TraceHandle",
+    "Tracer",
+    "make_tracer",
+]
 
 log = logging.getLogger(__name__)
 
 #: Longest time the process exit waits for pending traces to reach Opik.
 EXIT_FLUSH_BUDGET_S = 0.7
+#: Longest time a first traced call waits for its prompt to be registered (so the trace can
+#: link it); past it the call goes on and the registration finishes in the background.
+PROMPT_BUDGET_S = 0.3
 
 
 class TraceHandle:
     """What a ``track`` context yields: the trace id (``None`` when tracing is off)."""
 
-    __slots__ = ("trace_id", "output")
+    __slots__ = ("trace_id", "output", "metadata")
 
     def __init__(self, trace_id: str | None = None) -> None:
         self.trace_id = trace_id
         self.output: dict[str, Any] | None = None
+        self.metadata: dict[str, Any] = {}
 
     def set_output(self, output: dict[str, Any]) -> None:
         """Record the traced block's output (ignored when tracing is off)."""
         self.output = output
+
+    def add_metadata(self, **values: Any) -> None:
+        """Metadata decided inside the traced block (e.g. that it fell back), added to the
+        trace's when it ends."""
+        self.metadata.update(values)
 
 
 class _Track:
@@ -136,8 +153,16 @@ class Tracer:
     def register_prompt(self, name: str, version: str, text: str) -> None:
         """Register a versioned prompt as an Opik prompt (in the background)."""
 
-    def prompt_link(self, name: str) -> dict[str, Any] | None:
-        """The Opik prompt info to link from a trace, once registered; else ``None``."""
+    def ensure_prompt(self, name: str, version: str, text: str, timeout: float = PROMPT_BUDGET_S) -> Any | None:
+        """Register (or find already registered) a prompt version and wait for it, at most
+        *timeout* seconds: the Opik prompt to link an experiment or trace to, or ``None``
+        (tracing off, Opik unreachable, or not done in time; it then finishes in the
+        background and later traces link it)."""
+        return None
+
+    def prompt_link(self, name: str, version: str | None = None) -> dict[str, Any] | None:
+        """The Opik prompt info to link from a trace, once registered; else ``None``
+        (*version*: that version of the prompt; default: the last one registered)."""
         return None
 
     def warm_up(self) -> None:
@@ -185,8 +210,10 @@ class OpikTracing(Tracer):
         self._lock = threading.Lock()
         self._client: Any = None
         self._failed = False
-        self._prompts: dict[str, Any] = {}
-        self._prompt_threads: list[threading.Thread] = []
+        self._prompts: dict[tuple[str, str], Any] = {}  # (name, version) -> Opik prompt
+        self._prompt_threads: dict[tuple[str, str], threading.Thread] = {}
+        self._latest: dict[str, str] = {}  # name -> the version registered last
+        self._prompt_lock = threading.Lock()
 
     def __repr__(self) -> str:  # never show the key
         return f"OpikTracing(url={self._url!r}, project_name={self.project_name!r})"
@@ -298,6 +325,8 @@ class OpikTracing(Tracer):
             try:
                 if handle.output is not None:
                     trace_data.update(output=handle.output)
+                if handle.metadata:
+                    trace_data.update(metadata=scrub(dict(handle.metadata)))
                 cm.__exit__(*exc_info)
             except Exception:
                 log.debug("cannot end an Opik trace", exc_info=True)
@@ -318,38 +347,49 @@ class OpikTracing(Tracer):
             log.debug("cannot send feedback to Opik", exc_info=True)
 
     def register_prompt(self, name: str, version: str, text: str) -> None:
-        if name in self._prompts:
-            return
-        self._prompts[name] = None  # registering
+        self._registration(name, version, text)
 
-        def work() -> None:
-            client = self._opik()
-            if client is None:
-                return
-            try:
-                prompt = client.create_prompt(
-                    name=f"fretcoach-{name}",
-                    prompt=text,
-                    metadata={"fretcoach_prompt": name, "fretcoach_version": version},
-                    change_description=f"{name} {version}",
-                    project_name=self.project_name,
-                )
-                self._prompts[name] = prompt
-            except Exception:
-                log.debug("cannot register prompt %s with Opik", name, exc_info=True)
+    def _registration(self, name: str, version: str, text: str) -> threading.Thread:
+        """The thread registering (name, version), started on first request."""
+        key = (name, version)
+        with self._prompt_lock:  # not self._lock: that one is held while Opik imports
+            self._latest[name] = version
+            thread = self._prompt_threads.get(key)
+            if thread is not None:
+                return thread
 
-        # Synchronous HTTP inside Opik: keep it off the caller's thread.
-        thread = threading.Thread(target=work, name=f"opik-prompt-{name}", daemon=True)
-        self._prompt_threads.append(thread)
+            def work() -> None:
+                client = self._opik()
+                if client is None:
+                    return
+                try:  # finds the version when the same text is registered already
+                    self._prompts[key] = client.create_prompt(
+                        name=f"fretcoach-{name}",
+                        prompt=text,
+                        metadata={"fretcoach_prompt": name, "fretcoach_version": version},
+                        change_description=f"{name} {version}",
+                        project_name=self.project_name,
+                    )
+                except Exception:
+                    log.debug("cannot register prompt %s %s with Opik", name, version, exc_info=True)
+
+            # Synchronous HTTP inside Opik: keep it off the caller's thread.
+            thread = threading.Thread(target=work, name=f"opik-prompt-{name}-{version}", daemon=True)
+            self._prompt_threads[key] = thread
         thread.start()
+        return thread
+
+    def ensure_prompt(self, name: str, version: str, text: str, timeout: float = PROMPT_BUDGET_S) -> Any | None:
+        self._registration(name, version, text).join(max(0.0, timeout))
+        return self._prompts.get((name, version))
 
     def wait_prompts(self, timeout: float = 5.0) -> None:
         """Wait for pending prompt registrations (tests and CLI tools)."""
-        for thread in list(self._prompt_threads):
+        for thread in list(self._prompt_threads.values()):
             thread.join(timeout)
 
-    def prompt_link(self, name: str) -> dict[str, Any] | None:
-        prompt = self._prompts.get(name)
+    def prompt_link(self, name: str, version: str | None = None) -> dict[str, Any] | None:
+        prompt = self._prompts.get((name, version or self._latest.get(name, "")))
         if prompt is None:
             return None
         try:
