@@ -16,7 +16,7 @@ from fretcoach_desktop.config import load_config
 from fretcoach_desktop.tracing import NullTracer, OpikTracing, make_tracer
 from fretcoach_desktop.tracing.conventions import ai_mode_plan, chat_agent, live_coach_speech, live_coach_text
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.opik_server import FakeOpik, HangingServer, closed_port
+from tests.fakes.opik_server import FailingOpik, FakeOpik, HangingServer, closed_port
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("opik", "langchain", "langchain_core", "langchain_openai", "langgraph", "openai", "litellm", "PySide6")
@@ -178,11 +178,14 @@ def test_traces_reach_opik_with_design_conventions(tmp_path):
     assert "sk-secret-test-key" not in stderr
 
 
-@pytest.mark.parametrize("server", ["closed", "hanging"])
+@pytest.mark.parametrize("server", ["closed", "hanging", "http500"])
 def test_opik_down_costs_at_most_a_second_at_exit(tmp_path, server):
     if server == "closed":
         url = f"http://127.0.0.1:{closed_port()}/api"
         result, exit_s, _ = _scenario("track", tmp_path, OPIK_URL_OVERRIDE=url)
+    elif server == "http500":
+        with FailingOpik() as failing:
+            result, exit_s, _ = _scenario("track", tmp_path, OPIK_URL_OVERRIDE=failing.url)
     else:
         with HangingServer() as hang:
             result, exit_s, _ = _scenario("track", tmp_path, OPIK_URL_OVERRIDE=hang.url)

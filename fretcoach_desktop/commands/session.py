@@ -80,6 +80,7 @@ def run_session(args: argparse.Namespace) -> int:
     from fretcoach_desktop.services import coach_message_fields
     from fretcoach_desktop.store.records import windows_for
     from fretcoach_desktop.tracing import make_tracer
+    from fretcoach_desktop.tracing.tracer import EXIT_FLUSH_BUDGET_S
 
     try:
         Grid(args.bpm, args.subdivision)
@@ -94,6 +95,9 @@ def run_session(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     config, store, user = _setup(args)
     tracer = make_tracer(config)
+    # Opik imports in ~3 s: in the background while the take plays; a tip due before it is
+    # ready (a short take replayed fast) goes untraced rather than wait
+    tracer.warm_up(max_wait_s=0.3)
     session_id = store.start_session(
         user.id, key=args.key, scale=args.scale, bpm=args.bpm, subdivision=args.subdivision, source="file",
         audio_device=f"file: {args.take}",
@@ -175,7 +179,7 @@ def run_session(args: argparse.Namespace) -> int:
     coach.stop()
     for msg in messages:
         store.add_coach_message(session_id, **coach_message_fields(msg))
-    tracer.flush(1.0)
+    tracer.flush(EXIT_FLUSH_BUDGET_S)  # Opik down or hung: this is all the time it gets
     payload = {
         "session_id": session_id,
         "user_id": user.id,
@@ -202,11 +206,13 @@ def run_session(args: argparse.Namespace) -> int:
 def run_plan(args: argparse.Namespace) -> int:
     from fretcoach_desktop.services import make_and_save_plan
     from fretcoach_desktop.tracing import make_tracer
+    from fretcoach_desktop.tracing.tracer import EXIT_FLUSH_BUDGET_S
 
     config, store, user = _setup(args)
     tracer = make_tracer(config)
+    tracer.warm_up()  # Opik's import overlaps reading the sessions
     result, practice_id = make_and_save_plan(store, user.id, config, tracer)
-    tracer.flush(1.0)
+    tracer.flush(EXIT_FLUSH_BUDGET_S)
     store.close()
     payload = {**result.to_json(), "practice_id": practice_id, "user_id": user.id}
     if args.json:

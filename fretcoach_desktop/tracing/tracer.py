@@ -165,8 +165,10 @@ class Tracer:
         (*version*: that version of the prompt; default: the last one registered)."""
         return None
 
-    def warm_up(self) -> None:
-        """Import the tracing backend in a background thread (no-op when off)."""
+    def warm_up(self, max_wait_s: float | None = None) -> None:
+        """Import the tracing backend in a background thread (no-op when off). Traced calls
+        made before it is ready wait for it, at most *max_wait_s* seconds when given (then
+        they go untraced: Opik takes ~3 s to import, which a short command cannot afford)."""
 
     def flush(self, timeout: float = 1.0) -> bool:
         """Send pending traces, waiting at most *timeout* seconds. True when all were sent."""
@@ -214,13 +216,31 @@ class OpikTracing(Tracer):
         self._prompt_threads: dict[tuple[str, str], threading.Thread] = {}
         self._latest: dict[str, str] = {}  # name -> the version registered last
         self._prompt_lock = threading.Lock()
+        self._slow = False  # a registration or a flush ran out of time: Opik is slow or down
+        self._warm: threading.Thread | None = None
+        self._max_wait: float | None = None
 
     def __repr__(self) -> str:  # never show the key
         return f"OpikTracing(url={self._url!r}, project_name={self.project_name!r})"
 
     # -- set-up ------------------------------------------------------------------------------
     def _opik(self) -> Any:
-        """The configured Opik client (imports and configures Opik once), or None on failure."""
+        """The configured Opik client (imports and configures Opik once), or None on failure.
+
+        While :meth:`warm_up` is still importing Opik, a caller waits at most the warm-up's
+        ``max_wait_s`` and then goes untraced rather than hold up the player.
+        """
+        if self._client is not None or self._failed:
+            return self._client
+        warm, wait = self._warm, self._max_wait
+        if warm is not None and wait is not None and warm.is_alive() and threading.current_thread() is not warm:
+            warm.join(wait)
+            if self._client is None and not self._failed:
+                log.debug("Opik is still starting: this call goes untraced")
+                return None
+        return self._opik_now()
+
+    def _opik_now(self) -> Any:
         if self._client is not None or self._failed:
             return self._client
         with self._lock:
@@ -259,8 +279,12 @@ class OpikTracing(Tracer):
         opik.set_global_client(client)
         return client
 
-    def warm_up(self) -> None:
-        threading.Thread(target=self._opik, name="opik-warm-up", daemon=True).start()
+    def warm_up(self, max_wait_s: float | None = None) -> None:
+        with self._prompt_lock:
+            self._max_wait = max_wait_s
+            if self._warm is None:
+                self._warm = threading.Thread(target=self._opik_now, name="opik-warm-up", daemon=True)
+                self._warm.start()
 
     # -- LangChain -----------------------------------------------------------------------------
     def langchain_callback(
@@ -380,7 +404,11 @@ class OpikTracing(Tracer):
         return thread
 
     def ensure_prompt(self, name: str, version: str, text: str, timeout: float = PROMPT_BUDGET_S) -> Any | None:
-        self._registration(name, version, text).join(max(0.0, timeout))
+        thread = self._registration(name, version, text)
+        if not self._slow:  # once Opik has been slow, later calls do not wait for it again
+            thread.join(max(0.0, timeout))
+            if thread.is_alive():
+                self._slow = True
         return self._prompts.get((name, version))
 
     def wait_prompts(self, timeout: float = 5.0) -> None:
@@ -408,10 +436,16 @@ class OpikTracing(Tracer):
         )
         worker.start()
         worker.join(timeout)
-        return bool(result and result[0])
+        done = bool(result and result[0])
+        if not done:  # unreachable or hung: the exit must not wait for it a second time
+            self._slow = True
+            _exit_budget[0] = 0.0
+        return done
 
 
 _exit_installed = False
+#: what the exit may still wait for Opik (a flush that already timed out leaves nothing)
+_exit_budget = [EXIT_FLUSH_BUDGET_S]
 
 
 def _install_bounded_exit(connection_resources: Any) -> None:
@@ -426,7 +460,7 @@ def _install_bounded_exit(connection_resources: Any) -> None:
     def bounded_close() -> None:
         worker = threading.Thread(target=manager.close_all, name="opik-exit-flush", daemon=True)
         worker.start()
-        worker.join(EXIT_FLUSH_BUDGET_S)
+        worker.join(_exit_budget[0])
         # Opik + LangChain + OpenAI are ~3,000 modules: the interpreter's final garbage
         # collections over them cost seconds on a busy machine. Nothing needs collecting
         # at exit (the OS reclaims the memory), so move everything out of the collector's way.

@@ -130,6 +130,17 @@ class FakeOpik(FakeServerBase):
         return predicate(self)
 
 
+class FailingOpik(FakeServerBase):
+    """An Opik that answers every request with HTTP 500 (a server up but broken)."""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def _handle(self, handler: Any, method: str, path: str, body: Any) -> None:
+        self.send(handler, 500, {"errors": ["scripted failure"]})
+
+
 class HangingServer:
     """Accepts TCP connections on 127.0.0.1 and never sends a byte."""
 
