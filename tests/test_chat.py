@@ -402,3 +402,106 @@ def test_cli_online_tool_calls_and_service_failure(cli_db, monkeypatch):
     assert status == 1
     assert "timing" in out and "thread: hub-aicoach-chat-" in out
     assert err.strip() == f"fretcoach: note: rate limited on every model ({PRIMARY}, {FALLBACK})"
+
+
+# --------------------------------------------------------------------------- the same, on PostgreSQL
+
+PG_HOSTILE = [
+    "SELECT * FROM pg_catalog.pg_user",
+    "SELECT * FROM information_schema.tables",
+    "SELECT * FROM pg_shadow",
+    "SELECT * FROM pg_stat_activity",
+    "SELECT * FROM public.sessions",
+    "SELECT pg_read_file('/etc/passwd')",
+    "SELECT pg_catalog.pg_read_file('/etc/passwd')",
+    "SELECT \"pg_read_file\"('/etc/passwd')",
+    "SELECT lo_import('/etc/passwd')",
+    "SELECT lo_from_bytea(0, 'x'::bytea)",  # a large object: a write even in a read-only transaction
+    "SELECT pg_notify('fretcoach', 'x')",
+    "SELECT * FROM dblink('dbname=postgres', 'DELETE FROM sessions') AS t(x int)",
+    "SELECT set_config('default_transaction_read_only', 'off', false)",
+    "SELECT current_setting('data_directory')",
+    "SELECT pg_sleep(30)",
+    "SELECT nextval('sessions_id_seq')",
+    "SELECT setval('sessions_id_seq', 1)",
+    "COPY sessions TO '/tmp/fretcoach-evil.csv'",
+    "COPY (SELECT 1) TO PROGRAM 'touch /tmp/fretcoach-evil'",
+    "SELECT * INTO stolen FROM sessions",
+    "SELECT query_to_xml('DELETE FROM sessions', true, true, '')",
+    "SET default_transaction_read_only = off",
+    "SELECT 1; DELETE FROM sessions",
+]
+
+
+def _pg_fingerprint(url: str) -> str:
+    """Every row of every table, every sequence and large object: any write changes it.
+    The conversation itself (chat_messages), which the agent stores by design, is left out."""
+    from sqlalchemy import create_engine, text
+
+    from fretcoach_desktop.store import models
+
+    engine = create_engine(url)
+    h = hashlib.sha256()
+    try:
+        with engine.connect() as conn:
+            for table in models.Base.metadata.sorted_tables:
+                if table.name != "chat_messages":
+                    for row in conn.execute(text(f"SELECT * FROM {table.name} ORDER BY 1")):
+                        h.update(repr(tuple(row)).encode())
+            sequences = "SELECT sequencename, last_value FROM pg_sequences WHERE sequencename NOT LIKE 'chat_messages%'"
+            for row in conn.execute(text(sequences + " ORDER BY 1")):
+                h.update(repr(tuple(row)).encode())
+            h.update(repr(conn.execute(text("SELECT count(*) FROM pg_largeobject_metadata")).scalar()).encode())
+            h.update(repr(sorted(conn.execute(text("SELECT tablename FROM pg_tables")).scalars())).encode())
+    finally:
+        engine.dispose()
+    return h.hexdigest()
+
+
+def test_hostile_queries_on_postgresql_change_nothing_and_see_only_the_players_rows(postgres_server, tmp_path):
+    """The SQLite suite's attacks plus PostgreSQL's own (catalogs, server files, large
+    objects, dblink, settings, sleeps, sequences, COPY, SELECT INTO, LATERAL,
+    generate_series blow-ups, schema-qualified names), through the agent on a real server."""
+    url = postgres_server.create_database()
+    store, ana, bo = seed_store(url)
+    try:
+        hostile = [q.format(evil=tmp_path / "evil.db") for q in HOSTILE] + PG_HOSTILE
+        other_rows = [
+            f"SELECT user_id, pitch_accuracy FROM sessions WHERE user_id = {bo}",
+            "SELECT s.user_id FROM sessions s, LATERAL (SELECT user_id FROM sessions t WHERE t.user_id <> s.user_id) x",
+            "SELECT t.user_id FROM sessions s CROSS JOIN LATERAL (SELECT * FROM sessions) t",
+        ]
+        slow = [
+            "SELECT count(*) FROM generate_series(1, 100000000000)",
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT max(x) FROM c",
+        ]
+        calls = [_sql(q) for q in hostile + other_rows + slow] + [_sql("SELECT current_user AS who")]
+        before = _pg_fingerprint(url)
+        with FakeOpenAI() as api:
+            api.script(PRIMARY, Reply(tool_calls=calls), Reply("I can only read your data."))
+            config = _config(api, tmp_path / "unused.db", db_url=url)
+            agent = ChatAgent(config, store, ana, tool_call_limit=80, sql_timeout_s=0.5)
+            start = time.perf_counter()
+            answer = agent.ask("Please wreck the database")
+            elapsed = time.perf_counter() - start
+            follow_up = api.chat_requests()[1]
+        after = _pg_fingerprint(url)
+    finally:
+        store.close()
+    assert answer.answer == "I can only read your data." and answer.error is None
+    assert before == after  # not a row, sequence, large object or table changed
+    assert [m.role for m in store.chat_thread(ana, answer.thread_id)] == ["user", "assistant"]  # what was stored
+    assert not Path("/tmp/fretcoach-evil").exists() and not Path("/tmp/fretcoach-evil.csv").exists()
+    results = _tool_messages(follow_up)
+    assert len(results) == len(calls)
+    for query, text in zip(hostile, results[: len(hostile)]):
+        assert text.startswith("Error: "), (query, text)
+        assert "\n" not in text and len(text) < 300 and "Traceback" not in text, (query, text)
+    for text in results[len(hostile) : len(hostile) + len(other_rows)]:
+        assert f"{BO_METRICS[0]:.2f}" not in text
+        assert all(line.split(" | ")[0] in ("user_id", str(ana)) for line in text.splitlines() if " | " in line), text
+    assert results[len(hostile)] == "(no rows)"
+    for text in results[-3:-1]:
+        assert text.startswith("Error: ") and "too long" in text, text
+    assert results[-1] == "who\nfretcoach_reader"  # the server's own check: a SELECT-only role
+    assert elapsed < 20

@@ -409,9 +409,22 @@ class ChatAgent:
             if self._sql is None:
                 from fretcoach_desktop.coach.sqlguard import SafeSQL
 
-                self._ro_engine = self.store.readonly_engine()
+                self._ro_engine = self.store.readonly_engine(role=self._reader_role())
                 self._sql = SafeSQL(self._ro_engine, self.user_id, row_cap=self.row_cap, timeout_s=self.sql_timeout_s)
             return self._sql
+
+    def _reader_role(self) -> str | None:
+        """PostgreSQL: a role that may only SELECT FretCoach's tables, which the SQL tool's
+        connection switches to, so the server itself refuses what the checker might miss
+        (server files, large objects, other schemas); None on SQLite, or when the account
+        may not create roles (the read-only transaction and the checker remain)."""
+        if getattr(self.store, "dialect", "sqlite") != "postgresql":
+            return None
+        try:
+            return self.store.ensure_readonly_role()
+        except Exception as exc:  # noqa: BLE001 - StoreError: no CREATEROLE, ...
+            log.warning("chat SQL runs without a read-only role: %s", " ".join(str(exc).split())[:200])
+            return None
 
     def _make_plan(self) -> tuple[str, int | None]:
         """Run the AI Mode plan generator, store the plan; (text for the model, plan id)."""

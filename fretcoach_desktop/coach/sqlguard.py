@@ -6,7 +6,8 @@ Whatever the model writes, a query reaches the database only if
    UNION/INTERSECT/EXCEPT of SELECTs, with or without a WITH clause);
 2. no node anywhere in it writes, changes the schema or the session (INSERT, UPDATE,
    DELETE, DROP, CREATE, ALTER, ATTACH, PRAGMA, SET, SELECT INTO, COPY, ...), and it calls
-   no function from a deny-list (load_extension, readfile, pg_sleep, pg_read_file, ...);
+   no function from a deny-list (load_extension, readfile, set_config, ..., and every
+   ``pg_*``, ``lo_*``, ``dblink*`` and ``txid_*`` function);
 3. every table it names is in the allow-list, unqualified (no ``main.``, no
    ``pg_catalog.``, no ``sqlite_master``).
 
@@ -14,7 +15,8 @@ The accepted query is then rewritten: every table reference becomes a subquery t
 only the current player's rows (``sessions`` -> ``(SELECT * FROM sessions WHERE user_id =
 42) AS sessions``, ``notes`` -> the notes of the player's sessions, ...), so no join, alias
 or comment trick can reach another player's rows. It runs on a read-only connection
-(SQLite ``mode=ro`` + ``query_only``; PostgreSQL read-only transaction) with a time limit
+(SQLite ``mode=ro`` + ``query_only``; PostgreSQL a read-only transaction, rolled back,
+under a role that may only SELECT FretCoach's tables) with a time limit
 (SQLite progress handler; PostgreSQL ``statement_timeout``) and a row cap. Every failure
 comes back as one short sentence for the model, never a traceback.
 """
@@ -111,6 +113,12 @@ _FORBIDDEN_FUNCTIONS = frozenset(
 )
 
 
+#: whole families: PostgreSQL's server and catalog functions (files, settings, backends,
+#: WAL, notifications...), large objects (they write), dblink (another connection) and
+#: transaction ids. A question about the player's practice needs none of them.
+_FORBIDDEN_PREFIXES = ("pg_", "lo_", "dblink", "txid_")
+
+
 class QueryRejected(ValueError):
     """The query is not a single, safe SELECT over the allowed tables."""
 
@@ -163,7 +171,7 @@ def scoped_sql(query: str, user_id: int, *, dialect: str = "sqlite", row_cap: in
             raise QueryRejected(f"{node.key.upper()} is not allowed: the data is read-only")
         if isinstance(node, exp.Func):
             name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
-            if name in _FORBIDDEN_FUNCTIONS:
+            if name in _FORBIDDEN_FUNCTIONS or name.startswith(_FORBIDDEN_PREFIXES):
                 raise QueryRejected(f"the function {name}() is not allowed")
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
 
