@@ -414,7 +414,12 @@ class CoachService:
         clips = Path(self.config.data_dir) / "clips" / str(session_id)
 
         def on_text(msg: Any) -> None:
-            on_tip(ui.CoachTip(text=msg.text, id=msg.id, metric=msg.weakest_metric, created_s=msg.t_s))
+            try:
+                on_tip(ui.CoachTip(text=msg.text, id=msg.id, metric=msg.weakest_metric, created_s=msg.t_s))
+            except RuntimeError as exc:  # the window closed while the coach was still talking
+                if "deleted" not in str(exc):
+                    raise
+                log.debug("coach tip after the window closed: %s", exc)
 
         def on_message(msg: Any) -> None:
             stored = self.store.submit(self.store.store.add_coach_message, session_id, **coach_message_fields(msg))
@@ -641,6 +646,20 @@ class ChatService:
 
     def thread(self, user: str, thread_id: str) -> list[Any]:
         return self.store.store.chat_thread(self.store.user_id(user), thread_id)
+
+    def rate_answer(self, user: str, message_id: int, positive: bool) -> None:
+        """Thumbs up/down on a stored chat answer: saved with it (the writer thread), and an
+        Opik feedback score on its trace, as for coach tips. Blocks for the write."""
+        uid = self.store.user_id(user)
+        saving = self.store.submit(self.store.store.set_chat_feedback, uid, int(message_id), 1 if positive else -1)
+        if saving is None:
+            return  # the app is quitting
+        trace_id = saving.result(timeout=30)
+        if self.tracer is not None and trace_id:
+            try:
+                self.tracer.feedback(trace_id, "thumbs_up", 1.0 if positive else 0.0)
+            except Exception as exc:  # tracing must never get in the way
+                log.info("feedback not sent: %s", exc)
 
     def graph(self, user: str) -> tuple[list[Any], list[Any]]:
         from fretcoach_desktop.coach.agent_graph import graph_layout

@@ -19,10 +19,10 @@ from fretcoach_desktop.store.models import Base
 def test_a_new_database_is_created_at_the_newest_revision(db_url):
     with Store(db_url) as store:
         assert store.migration.from_revision is None
-        assert store.migration.to_revision == mig.head_revision() == "0004"
+        assert store.migration.to_revision == mig.head_revision() == "0005"
         assert store.migration.backup_path is None  # nothing to back up in a new database
         with store.engine.connect() as conn:
-            assert mig.current_revision(conn) == "0004"
+            assert mig.current_revision(conn) == "0005"
     with Store(db_url) as again:  # second start: nothing to do
         assert not again.migration.changed
 
@@ -101,7 +101,7 @@ def test_a_database_made_at_revision_1_upgrades_without_loss(db_url):
         engine.dispose()
 
     with Store(db_url) as store:
-        assert (store.migration.from_revision, store.migration.to_revision) == ("0001", "0004")
+        assert (store.migration.from_revision, store.migration.to_revision) == ("0001", "0005")
         if store.dialect == "sqlite":
             assert store.migration.backup_path is not None and store.migration.backup_path.exists()
         user = store.ensure_user("ana")
@@ -193,7 +193,7 @@ def test_a_failing_migration_changes_nothing(db_url, monkeypatch):
     finally:
         check.dispose()
     with Store(db_url) as store:  # and it upgrades fine afterwards
-        assert store.migration.to_revision == "0004"
+        assert store.migration.to_revision == "0005"
 
 
 def test_a_database_from_a_newer_version_is_refused_untouched(db_url):
@@ -231,6 +231,7 @@ def test_migration_scripts_ship_inside_the_package():
         "0002_prompt_versions.py",
         "0003_calibrations.py",
         "0004_coach_message_kind.py",
+        "0005_chat_feedback_and_charts.py",
     ]
     assert mig.alembic_config().get_main_option("script_location") == str(mig.MIGRATIONS_DIR)
     assert mig.HEAD_REVISION == mig.head_revision()  # the fast path's constant is the real head

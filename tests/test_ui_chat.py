@@ -129,6 +129,53 @@ def test_new_conversation_clears_and_past_conversations_reload(qtbot, chat_servi
     assert len(chat_service.thread("ana", first)) == 4
 
 
+class _RecordingTracer:
+    """Stands in for Opik: records the feedback scores the window sends."""
+
+    enabled = False
+
+    def __init__(self) -> None:
+        self.scores: list[tuple] = []
+
+    def feedback(self, trace_id, name, value, reason=None):
+        self.scores.append((trace_id, name, value))
+
+    def __getattr__(self, name):  # every other tracer call: a no-op
+        return lambda *a, **k: None
+
+
+def test_an_answer_is_rated_and_a_reloaded_conversation_shows_its_chart(qtbot, chat_service, runner):
+    tracer = _RecordingTracer()
+    chat_service.tracer = tracer
+    panel = _panel(qtbot, chat_service, runner)
+    assert not panel.rate_up.isVisible()  # nothing to rate yet
+    with qtbot.waitSignal(panel.answer_shown, timeout=30000) as shown:
+        panel.ask("Show me my progress trends")
+    answer = shown.args[0]
+    assert answer.message_id is not None and panel.rate_up.isVisible() and panel.rate_down.isVisible()
+    # the answer's trace id is what Opik's feedback score must land on (offline here: give it one)
+    uid = chat_service.store.user_id("ana")
+    with chat_service.store.store.engine.begin() as conn:
+        from sqlalchemy import text
+
+        conn.execute(text("UPDATE chat_messages SET trace_id = 'trace-1' WHERE id = :i"), {"i": answer.message_id})
+    with qtbot.waitSignal(panel.notice_shown, timeout=10000, check_params_cb=lambda t: "rating" in t):
+        panel.rate_down.click()
+    assert not panel.rate_up.isVisible()  # one rating per answer
+    (stored,) = [m for m in chat_service.thread("ana", answer.thread_id) if m.role == "assistant"]
+    assert stored.feedback == -1 and stored.chart and stored.chart == answer.chart
+    assert tracer.scores == [("trace-1", "thumbs_up", 0.0)]
+    with pytest.raises(Exception, match="no chat answer"):  # only the player's own answers
+        chat_service.store.store.set_chat_feedback(uid + 1, answer.message_id, 1)
+
+    other = _panel(qtbot, chat_service, runner)  # next start: the conversation comes back with its chart
+    with qtbot.waitSignal(other.thread_loaded, timeout=10000):
+        other.load_thread(answer.thread_id)
+    assert other.chart_frame.isVisible()
+    xs, ys = other.chart_curves["timing_stability"].getData()
+    assert list(ys) == [60.0, 64.0, 68.0, 72.0, 76.0, 80.0]
+
+
 @dataclass
 class _Info:
     thread_id: str

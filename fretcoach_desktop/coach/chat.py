@@ -151,6 +151,7 @@ class ChatAnswer:
     plan_id: int | None = None  # a plan stored during this answer
     trace_id: str | None = None
     elapsed_ms: float | None = None
+    message_id: int | None = None  # the stored answer (thumbs up/down rate it)
 
     @property
     def offline(self) -> bool:
@@ -167,6 +168,7 @@ class ChatAnswer:
             "error": self.error,
             "plan_id": self.plan_id,
             "trace_id": self.trace_id,
+            "message_id": self.message_id,
         }
 
 
@@ -473,11 +475,13 @@ class ChatAgent:
                 messages.append(AIMessage(rec.content))
         return messages
 
-    def _save(self, thread_id: str, role: str, content: str, *, model: str | None = None, tool_calls=None) -> None:
+    def _save(self, thread_id: str, role: str, content: str, **fields: Any) -> int | None:
+        """Store one message (model, tool_calls, chart, trace_id); its id, None if it failed."""
         try:
-            self.store.add_chat_message(self.user_id, thread_id, role, content, model=model, tool_calls=tool_calls)
+            return self.store.add_chat_message(self.user_id, thread_id, role, content, **fields)
         except Exception as exc:  # the answer still reaches the player
             log.warning("chat: could not save a %s message: %s", role, _one_line(str(exc), 200))
+            return None
 
     # ------------------------------------------------------------------ asking
 
@@ -512,8 +516,16 @@ class ChatAgent:
         else:
             answer = self._online(agent, text, thread_id, history, on_token)
         answer = _with_elapsed(answer, (time.perf_counter() - start) * 1000.0)
-        self._save(thread_id, "assistant", answer.answer, model=answer.model, tool_calls=answer.tool_calls or None)
-        return answer
+        message_id = self._save(
+            thread_id,
+            "assistant",
+            answer.answer,
+            model=answer.model,
+            tool_calls=answer.tool_calls or None,
+            chart=answer.chart,
+            trace_id=answer.trace_id,
+        )
+        return _replace(answer, message_id=message_id)
 
     def _offline(
         self, question: str, thread_id: str, *, error: str | None, fell_back: bool, tool_calls=()

@@ -43,7 +43,7 @@ __all__ = [
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: The newest revision in ``migrations/versions`` (a test checks they agree). Knowing it
 #: lets an up-to-date database open without importing Alembic at all (~0.5 s per start).
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 KEEP_BACKUPS = 5
 _OUR_TABLES = ("users", "sessions", "session_windows", "notes")
 _PG_LOCK_KEY = 0x46726574  # "Fret": advisory lock held while migrating

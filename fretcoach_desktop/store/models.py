@@ -243,6 +243,7 @@ class ChatMessage(Base):
     __tablename__ = "chat_messages"
     __table_args__ = (
         CheckConstraint(_in("role", CHAT_ROLES), name="role"),
+        CheckConstraint("feedback IS NULL OR feedback IN (-1, 1)", name="feedback"),  # since revision 0005
         Index("ix_chat_messages_user_id_thread_id_created_at", "user_id", "thread_id", "created_at"),
     )
 
@@ -254,6 +255,9 @@ class ChatMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     model: Mapped[str | None] = mapped_column(String(100))
     tool_calls: Mapped[list[Any] | None] = mapped_column(JSON)
+    chart: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # since revision 0005
+    trace_id: Mapped[str | None] = mapped_column(String(64))  # since revision 0005
+    feedback: Mapped[int | None] = mapped_column(Integer)  # +1 thumbs up, -1 thumbs down (0005)
 
 
 class Calibration(Base):

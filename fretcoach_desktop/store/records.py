@@ -259,6 +259,9 @@ class ChatMessageRecord:
     created_at: datetime
     model: str | None
     tool_calls: list[Any] | None
+    chart: dict[str, Any] | None = None  # the trend chart the answer showed
+    trace_id: str | None = None  # the answer's Opik trace
+    feedback: int | None = None  # +1 thumbs up, -1 thumbs down
 
 
 @dataclass(frozen=True, slots=True)

@@ -529,6 +529,23 @@ class Store:
                 raise NotFoundError(f"no coach message {message_id} for this profile")
             row.feedback = feedback
 
+    @_guarded
+    def set_chat_feedback(self, user_id: int, message_id: int, feedback: int | None) -> str | None:
+        """Thumbs up (+1), down (-1) or cleared (``None``) on one of the profile's chat
+        answers; the answer's trace id (for the Opik feedback score), if it has one."""
+        if feedback not in (1, -1, None):
+            raise ValueError("feedback must be +1, -1 or None")
+        with self._write() as session:
+            row = session.execute(
+                select(m.ChatMessage).where(
+                    m.ChatMessage.id == message_id, m.ChatMessage.user_id == user_id, m.ChatMessage.role == "assistant"
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                raise NotFoundError(f"no chat answer {message_id} for this profile")
+            row.feedback = feedback
+            return row.trace_id
+
     # ----------------------------------------------------------------- plans
 
     @_guarded
@@ -646,9 +663,12 @@ class Store:
         *,
         model: str | None = None,
         tool_calls: list[Any] | None = None,
+        chart: Mapping[str, Any] | None = None,
+        trace_id: str | None = None,
         created_at: datetime | None = None,
     ) -> int:
-        """Append a message to one of the profile's chat threads; its id."""
+        """Append a message to one of the profile's chat threads; its id. An answer keeps
+        the chart it showed and its Opik trace id."""
         if role not in m.CHAT_ROLES:
             raise ValueError(f"role must be one of {', '.join(m.CHAT_ROLES)}")
         if not thread_id:
@@ -663,6 +683,8 @@ class Store:
                 created_at=_aware(created_at),
                 model=model,
                 tool_calls=None if tool_calls is None else list(tool_calls),
+                chart=None if chart is None else dict(chart),
+                trace_id=trace_id,
             )
             session.add(row)
             session.flush()
@@ -972,4 +994,7 @@ def _chat(row: m.ChatMessage) -> ChatMessageRecord:
         row.created_at,
         row.model,
         None if row.tool_calls is None else list(row.tool_calls),
+        None if row.chart is None else dict(row.chart),
+        row.trace_id,
+        row.feedback,
     )

@@ -180,6 +180,7 @@ class ChatPanel(QWidget):
         lay.addWidget(self.threads_list)
         lay.addWidget(self.transcript, 1)
         lay.addWidget(self.chart_frame)
+        lay.addLayout(self._rating_row())
         lay.addWidget(self.notice)
         lay.addLayout(chips)
         lay.addLayout(row)
@@ -195,6 +196,46 @@ class ChatPanel(QWidget):
             if not self._online():
                 self.show_notice(OFFLINE_NOTICE)
             self.refresh_threads()
+
+    def _rating_row(self) -> QHBoxLayout:
+        """Thumbs up/down on the answer just shown (stored with it, sent to Opik as feedback)."""
+        self.rate_label = QLabel("Was this answer helpful?")
+        self.rate_up = QPushButton("👍 Yes")
+        self.rate_down = QPushButton("👎 No")
+        row = QHBoxLayout()
+        row.addWidget(self.rate_label)
+        for button, positive in ((self.rate_up, True), (self.rate_down, False)):
+            button.setToolTip("Tell the coach whether this answer helped (kept with the conversation)")
+            button.clicked.connect(lambda _=False, p=positive: self.rate_answer(p))
+            row.addWidget(button)
+        row.addStretch(1)
+        self._show_rating(False)
+        return row
+
+    def _show_rating(self, visible: bool) -> None:
+        for widget in (self.rate_label, self.rate_up, self.rate_down):
+            widget.setVisible(visible)
+            widget.setEnabled(visible)
+
+    def rate_answer(self, positive: bool) -> None:
+        """Thumbs up/down on the last answer: stored with it (on the worker pool)."""
+        answer = self.last_answer
+        message_id = getattr(answer, "message_id", None)
+        if answer is None or message_id is None:
+            return
+        self._show_rating(False)
+        self.answer_rated.emit(answer, positive)
+        if self.service is None or self.runner is None or not hasattr(self.service, "rate_answer"):
+            return
+        service, user = self.service, self.user
+
+        def done(_: Any, error: BaseException | None) -> None:
+            if error is not None:
+                self.show_notice(f"Could not save your rating: {_one_line(error)}", kind="error")
+            else:
+                self.show_notice("Thanks: your rating is saved with this answer.", kind="info")
+
+        self.runner.run(lambda: service.rate_answer(user, message_id, positive), done, owner=self)
 
     # ------------------------------------------------------------------ state
 
@@ -265,6 +306,7 @@ class ChatPanel(QWidget):
         self.turns.append(Turn("assistant", "", pending=True))
         self._render()
         self.show_notice("The coach is thinking…", kind="info", signal=False)
+        self._show_rating(False)
 
         service, user, thread_id, emit = self.service, self.user, self.thread_id, self._token.emit
 
@@ -311,6 +353,7 @@ class ChatPanel(QWidget):
             self.clear_notice()
         if chart_has_series(answer.chart):
             self.show_chart(answer.chart)
+        self._show_rating(getattr(answer, "message_id", None) is not None)
         self.answer_shown.emit(answer)
         self.refresh_threads()
 
@@ -327,6 +370,7 @@ class ChatPanel(QWidget):
 
     def new_conversation(self) -> None:
         """Clear the view; the next question starts a new thread."""
+        self._show_rating(False)
         self._request += 1  # a late answer of the old conversation is dropped
         self.busy = False
         self._update_busy()
@@ -403,6 +447,13 @@ class ChatPanel(QWidget):
         self.thread_id = thread_id
         self.last_answer = None
         self.hide_chart()
+        self._show_rating(False)
+        # the chart the conversation last showed comes back with it
+        chart = next(
+            (m.chart for m in reversed(rows or ()) if m.role == "assistant" and getattr(m, "chart", None)), None
+        )
+        if chart_has_series(chart):
+            self.show_chart(chart)
         self._render()
         if self._online():
             self.clear_notice()
