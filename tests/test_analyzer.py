@@ -308,3 +308,27 @@ def test_corpus_take_notes_and_metrics_match_the_ground_truth(take):
             assert np.sign(h.cents) == np.sign(t.cents) and abs(h.cents) > 10, (t, h)
     for name in ("pitch_accuracy", "scale_conformity", "timing_stability", "noise_control"):
         assert getattr(result.metrics, name) == pytest.approx(getattr(truth_metrics, name), abs=6.0), name
+
+
+def test_a_long_stream_keeps_only_recent_analysis_frames():
+    """Memory stays flat over a long session: the per-frame series forget what no decision
+    reads any more, and notes keep coming out right after the first frames are forgotten."""
+    from fretcoach_desktop.audio.analyzer import KEEP_FRAMES_S
+
+    rng = np.random.default_rng(3)
+    seconds = 2.5 * KEEP_FRAMES_S
+    y = noise_floor(int(seconds * SR), SR, rng)
+    onsets = np.arange(0.5, seconds - 1.0, 0.5)
+    midis = [45 + (k * 5) % 24 for k in range(onsets.size)]
+    for t, midi in zip(onsets, midis):
+        tone = soft_tone(midi, 0.45, SR)
+        y[int(t * SR) :][: tone.size] += tone
+    az = StreamingAnalyzer(SR, bpm=120, key="C", scale="major")
+    for i in range(0, y.size, 4096):
+        az.process(y[i : i + 4096].astype(np.float32))
+    az.finish()
+    assert [n.midi for n in az.notes] == midis
+    frames_per_s = az.low_rate / az.hop
+    kept = len(az._f0._items)  # noqa: SLF001 - the point of the test
+    assert len(az._f0) > 2 * KEEP_FRAMES_S * frames_per_s  # every frame was analysed...
+    assert kept < 1.6 * KEEP_FRAMES_S * frames_per_s  # ...but only the recent ones are kept

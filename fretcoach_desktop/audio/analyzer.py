@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -96,6 +97,7 @@ NOTE_SILENT_S = 0.12  # unpitched this long: the note has ended
 LEGATO_FRAMES = 3  # a new stable pitch held over this many measured frames, no attack
 LEGATO_STABLE = 0.25  # semitones: the spread of those frames (a bend is still moving)
 GLIDE_FRAMES = 3  # frames between the old and the new pitch that make the change a bend
+KEEP_FRAMES_S = 30.0  # per-frame analysis kept this long (no decision looks further back)
 TUNER_SILENT_POWER = 1e-7  # mean square below which the tuner does not even look (-70 dBFS)
 
 
@@ -180,10 +182,12 @@ class StreamingAnalyzer:
         self.n_samples = 0
 
         # onset detection function
-        self._odf: list[float] = []
-        self._hf: list[float] = []  # energy above 3 kHz per ODF frame
-        self._hf_odf: list[float] = []  # the ODF's part above 3 kHz
-        self._band: list[float] = []  # energy over the whole band per ODF frame
+        # per-frame series, read by absolute frame number, forgetting frames older than
+        # KEEP_FRAMES_S (see _forget)
+        self._odf = _Series()
+        self._hf = _Series()  # energy above 3 kHz per ODF frame
+        self._hf_odf = _Series()  # the ODF's part above 3 kHz
+        self._band = _Series()  # energy over the whole band per ODF frame
         self._odf_checked = 0  # ODF frames < this were considered for peaks
         self._pre = max(1, int(round(PEAK_PRE_S * low / self.hop)))
         self._post = max(1, int(round(PEAK_POST_S * low / self.hop)))
@@ -194,10 +198,10 @@ class StreamingAnalyzer:
         self._last_hf = 0.0  # the share above 3 kHz of the last onset's flux
 
         # pitch frames: frame j covers low-rate samples [j*hop, j*hop + span)
-        self._f0: list[float] = []
-        self._aper: list[float] = []
-        self._power: list[float] = []
-        self._floor: list[float] = []  # background power as of each frame
+        self._f0 = _Series()
+        self._aper = _Series()
+        self._power = _Series()
+        self._floor = _Series()  # background power as of each frame
         self._power_floor: float | None = None
         self._dense: list[tuple[int, int]] = []  # frame ranges measured densely (attacks)
 
@@ -229,8 +233,27 @@ class StreamingAnalyzer:
             self._append(block)
             self._run_odf()
             self._run_notes()
+            self._forget()
         new, self._new = self._new, []
         return new
+
+    def _forget(self) -> None:
+        """Let the per-frame series forget what no decision can read any more: frames older
+        than KEEP_FRAMES_S (a note is named from its first 0.5 s; ringing notes are looked
+        back on for RING_S), so memory stays flat over an hour of playing."""
+        keep = int(KEEP_FRAMES_S * self.low_rate / self.hop)
+        oldest = len(self._f0) - keep
+        if self._active is not None:
+            oldest = min(oldest, self._frame_at(self._active.onset) - 1)
+        if self._candidates:
+            oldest = min(oldest, self._frame_at(self._candidates[0].onset) - 1)
+        if oldest > 0:
+            for series in (self._f0, self._aper, self._power, self._floor):
+                series.forget_before(oldest)
+        oldest_odf = min(self._odf_checked - keep, len(self._odf) - keep)
+        if oldest_odf > 0:
+            for series in (self._odf, self._hf, self._hf_odf, self._band):
+                series.forget_before(oldest_odf)
 
     def finish(self) -> list[Note]:
         """End of stream: decide pending candidates and close the sounding note."""
@@ -884,6 +907,53 @@ class StreamingAnalyzer:
                 entry[1] = settled
         final = self._make_note(act.onset, settled, int(round(act.note.emitted_s * self.sample_rate)))
         self.notes[act.index] = replace(final, final_s=self.time_s)
+
+
+class _Series:
+    """A per-frame list indexed by absolute frame number that forgets its oldest frames.
+
+    The engine reads frames by their number since the stream began (``series[j]``,
+    ``series[a:b]``, ``len(series)`` = frames so far); :meth:`forget_before` drops frames it
+    will never read again, so an hour-long session does not keep an hour of frames.
+    """
+
+    __slots__ = ("_items", "_start")
+
+    def __init__(self) -> None:
+        self._items: list[float] = []
+        self._start = 0  # absolute number of self._items[0]
+
+    def __len__(self) -> int:
+        return self._start + len(self._items)
+
+    def __getitem__(self, index: int | slice) -> Any:
+        start = self._start
+        if isinstance(index, slice):
+            lo = 0 if index.start is None else index.start
+            hi = len(self) if index.stop is None else index.stop
+            if lo < start:
+                raise IndexError(f"frame {lo} is forgotten (frames from {start} are kept)")
+            return self._items[lo - start : max(lo, hi) - start]
+        if index < 0:
+            return self._items[index]
+        if index < start:
+            raise IndexError(f"frame {index} is forgotten (frames from {start} are kept)")
+        return self._items[index - start]
+
+    def __setitem__(self, index: int, value: float) -> None:
+        if index < self._start:
+            raise IndexError(f"frame {index} is forgotten (frames from {self._start} are kept)")
+        self._items[index - self._start] = value
+
+    def extend(self, values: list[float]) -> None:
+        self._items.extend(values)
+
+    def forget_before(self, frame: int) -> None:
+        """Drop the frames before *frame* (in chunks, so it costs nothing per block)."""
+        drop = frame - self._start
+        if drop > max(1024, len(self._items) // 2):
+            del self._items[:drop]
+            self._start = frame
 
 
 class _History:
