@@ -200,8 +200,8 @@ class ChatPanel(QWidget):
     def _rating_row(self) -> QHBoxLayout:
         """Thumbs up/down on the answer just shown (stored with it, sent to Opik as feedback)."""
         self.rate_label = QLabel("Was this answer helpful?")
-        self.rate_up = QPushButton("👍 Yes")
-        self.rate_down = QPushButton("👎 No")
+        self.rate_up = QPushButton("Yes")  # words, not emoji: many desktops lack an emoji font
+        self.rate_down = QPushButton("No")
         row = QHBoxLayout()
         row.addWidget(self.rate_label)
         for button, positive in ((self.rate_up, True), (self.rate_down, False)):
