@@ -86,7 +86,7 @@ NOISE_HF_SHARE = 0.3  # ...that is at least this share of the band's rise (a met
 HF_AFTER_S = 0.025  # the burst of an attack is measured over frames ending this soon after it
 NOISE_FLUX_HF = 0.6  # an attack whose spectral flux is mostly above 3 kHz...
 NOISE_STRENGTH = 30.0  # ...that stands this far over the ODF's background...
-NOISE_CONTRAST = 6.0  # ...and over its recent mean is noise, even over a ringing tone
+NOISE_CONTRAST = 6.0  # ...and over its recent median is noise, even over a ringing tone
 NOISE_NEAR_HF = 0.7  # within MIN_IOI_S of an attack, it takes this share above 3 kHz
 NOISE_NEAR_S = 0.03  # the length given to such a burst (its frames are the attack's too)
 NOISE_HF_ADDS = 1.2  # over a ringing tone it adds energy above 3 kHz (a bend only moves it)
@@ -105,7 +105,7 @@ TUNER_SILENT_POWER = 1e-7  # mean square below which the tuner does not even loo
 class _Candidate:
     onset: int  # refined onset, absolute full-rate sample
     found_at: int  # full-rate sample at which the ODF peak was confirmed
-    sharp: bool = False  # the ODF peak stands far above the ODF's background and recent mean
+    sharp: bool = False  # the ODF peak stands far above the ODF's background and recent median
     hf_share: float = 0.0  # the share of the peak's spectral flux above 3 kHz
     frames: list[int] = field(default_factory=list)  # agreeing periodic frames so far
 
@@ -359,9 +359,9 @@ class StreamingAnalyzer:
                 else:
                     self._log(onset, "skip", "too close to the previous onset")
                 continue
-            self._last_onset, self._last_odf, self._last_hf = onset, v, self._hf_odf[i] / v
+            hf = self._hf_odf[i] / v  # the share of this peak's flux above 3 kHz
+            self._last_onset, self._last_odf, self._last_hf = onset, v, hf
             found = ((i + post) * hop + n) * dec
-            hf = self._hf_odf[i] / v
             self._log(onset, "candidate", f"odf {v:.1f} mean {mean:.1f} floor {self._odf_floor:.1f}, {hf:.0%} high")
             self._candidates.append(
                 _Candidate(
@@ -387,12 +387,12 @@ class StreamingAnalyzer:
 
     def _add_noise(self, start: int, end: int, why: str) -> None:
         """Record a noise event over full-rate samples [start, end), unless it is within
-        NOISE_JOIN_S of one already recorded (a rough scrape has several peaks). Events are only ever appended (the
-        live path reads the new ones by count), so they are in the order decided."""
-        sr = self.sample_rate
+        NOISE_JOIN_S of one already recorded (a rough scrape has several peaks). Events are
+        only ever appended (the live path reads the new ones by count), so they are in the
+        order decided."""
+        sr, join = self.sample_rate, NOISE_JOIN_S
         event = NoiseEvent(start_s=start / sr, end_s=end / sr)
-        slack = NOISE_JOIN_S
-        if any(e.start_s - slack <= event.end_s and event.start_s <= e.end_s + slack for e in self.noise_events[-4:]):
+        if any(e.start_s - join <= event.end_s and event.start_s <= e.end_s + join for e in self.noise_events[-4:]):
             self._log(start, "noise", f"part of the previous noise event ({why})")
             return
         self._log(start, "noise", why)
