@@ -118,15 +118,23 @@ def legato(
 
 
 def bend(
-    m_from: int, m_to: int, start_s: float, reach_s: float, onset_s: float = 0.5, total_s: float = 1.8, sr: int = 44100
+    m_from: int,
+    m_to: int,
+    start_s: float,
+    reach_s: float,
+    onset_s: float = 0.5,
+    total_s: float = 1.8,
+    sr: int = 44100,
+    harmonics: int = 6,
 ) -> np.ndarray:
     """A plucked harmonic tone whose pitch glides from m_from to m_to between start_s and
     reach_s after the onset (a smooth string bend), then holds."""
     t = np.arange(int(total_s * sr)) / sr
     frac = np.clip((t - onset_s - start_s) / (reach_s - start_s), 0.0, 1.0)
     midi = m_from + (m_to - m_from) * (3 * frac**2 - 2 * frac**3)
-    phase = 2 * np.pi * np.cumsum(440.0 * 2.0 ** ((midi - 69) / 12)) / sr
-    tone = sum(np.sin(k * phase) / k for k in range(1, 7))
+    freq = 440.0 * 2.0 ** ((midi - 69) / 12)
+    phase = 2 * np.pi * np.cumsum(freq) / sr
+    tone = sum(np.sin(k * phase) / k * (k * freq < sr / 2) for k in range(1, harmonics + 1))
     env = np.where(t >= onset_s, np.exp(-(t - onset_s) * 1.5), 0.0)
     env *= np.minimum(1.0, np.maximum(t - onset_s, 0) / 0.002)
     rng = np.random.default_rng(4)

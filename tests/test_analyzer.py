@@ -141,6 +141,30 @@ def test_a_bend_is_one_note_named_by_the_pitch_it_reaches(semitones):
     assert result.notes[0].onset_s == pytest.approx(0.5, abs=0.01)
 
 
+@pytest.mark.parametrize(("reach_s", "harmonics"), [(0.06, 6), (0.1, 6), (0.08, 39)])
+def test_a_fast_bend_whose_moving_partials_look_like_an_attack_is_still_one_note(reach_s, harmonics):
+    """A whole-tone bend within 60-100 ms sweeps the partials across the spectrum, which
+    the spectral flux takes for an attack; it adds no power, so it is the note moving on
+    its way up, not a new note (the note is named by the pitch it reaches)."""
+    y = bend(55, 57, start_s=0.03, reach_s=reach_s, harmonics=harmonics)
+    result = analyze_samples(y, SR, bpm=120, key="A", scale="minor")
+    assert [(round(n.onset_s, 2), n.midi) for n in result.notes] == [(0.5, 57)]
+
+
+def test_a_note_keeps_the_pitch_it_was_confirmed_at_when_its_frames_still_read_it():
+    """Later frames of a note under newer ones read their common sub-harmonic, and a
+    decaying high note's frames its octave: neither replaces the confirmed pitch while two
+    frames in five still read it (frame counts as met in the hard corpus)."""
+    from fretcoach_desktop.audio.analyzer import _settled_pitch
+
+    octave_above = [75.0] * 42 + [87.0] * 17
+    assert round(_settled_pitch(octave_above, anchor=75.0)) == 75
+    sub_harmonic = [72.0] * 2 + [44.0] * 21 + [72.0] * 8
+    assert round(_settled_pitch(sub_harmonic, anchor=72.0)) == 72
+    # a confirmed sub-harmonic reading that the note's frames do not bear out gives way
+    assert round(_settled_pitch([45.0] * 2 + [57.0] * 12, anchor=45.0)) == 57
+
+
 @pytest.mark.parametrize("level_db", [-20, -30])
 def test_the_metronome_click_leaking_into_the_input_is_never_a_note(level_db):
     """The app's own click (a high, fast-dying blip) heard through a microphone or a

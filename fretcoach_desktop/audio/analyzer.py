@@ -78,6 +78,7 @@ DENSE_S = 0.16  # every pitch frame is computed this long after an onset candida
 DECIDE_S = 0.16  # a candidate still unpitched this long after its onset is not a note
 REPLUCK_MIN_S = 0.1  # a re-pluck of the sounding pitch comes at least this late...
 REPLUCK_GAIN = 1.5  # ...and raises the periodic power at least this much
+MOVING_ST = 0.75  # an attack this close to where a bending note has glided is the note moving
 WOBBLE_ST = 1.5  # a reading this close to a note started less than REPLUCK_MIN_S ago is that note
 NOISE_FRAMES = 4  # frames after an attack that tell a noise burst from a note
 NOISE_GAIN = 2.0  # a noise burst is at least this much over QUIET...
@@ -93,6 +94,7 @@ NOISE_HF_ADDS = 1.2  # over a ringing tone it adds energy above 3 kHz (a bend on
 NOISE_JOIN_S = 0.05  # bursts closer than this are one noise event
 NOTE_MAX_S = 0.5  # a note is named from at most its first half second: later, a low string's
 # fundamental has died before its octave, and frames read the octave
+ANCHOR_SHARE = 0.4  # a note keeps the pitch it was confirmed at if this share of its frames read it
 NOTE_SILENT_S = 0.12  # unpitched this long: the note has ended
 LEGATO_FRAMES = 3  # a new stable pitch held over this many measured frames, no attack
 LEGATO_STABLE = 0.25  # semitones: the spread of those frames (a bend is still moving)
@@ -745,7 +747,15 @@ class StreamingAnalyzer:
         # wobbling (an overdriven low string), unless the attack really added power
         harmonic = act is not None and _harmonic(midi_f - act.midi_f)
         wobble = soon and not harmonic and abs(midi_f - act.midi_f) < WOBBLE_ST
-        if harmonic or wobble:
+        # near where the sounding note's pitch is now (a bend or a wide vibrato on its
+        # way): the note moving, unless the attack really added power
+        moving = (
+            act is not None
+            and not harmonic
+            and abs(midi_f - act.last_m) < MOVING_ST
+            and self._glided(act, cand.onset, midi_f)
+        )
+        if harmonic or wobble or moving:
             pre = self._pre_power(cand.onset)
             if wobble:  # the note may still be swelling: compare with its loudest so far
                 heard = self._power[self._frame_at(act.onset) : self._frame_at(cand.onset)]
@@ -756,6 +766,17 @@ class StreamingAnalyzer:
                 self._decide_unpitched(cand, frames[-1] + 1)
                 return
         self._start_note(cand.onset, midi_f, emitted, frames)
+
+    def _glided(self, act: _Active, until: int, midi_f: float) -> bool:
+        """Did the sounding note glide towards ``midi_f`` before full-rate sample ``until``
+        (a bend: frames read the pitches in between; a hammer-on jumps)?"""
+        lo, hi = sorted((act.midi_f, midi_f))
+        between = sum(
+            1
+            for k in range(self._frame_at(act.onset), self._frame_at(until))
+            if self._pitched(k, MIXED) and lo + 0.2 < self._midi_f(k) < hi - 0.2
+        )
+        return between >= GLIDE_FRAMES
 
     def _decide_unpitched(self, cand: _Candidate, j_end: int) -> None:
         """The candidate did not become a note: keep it as a noise event if it was one.
@@ -901,7 +922,7 @@ class StreamingAnalyzer:
         act, self._active = self._active, None
         if act is None:
             return
-        settled = _settled_pitch(act.pitches)
+        settled = _settled_pitch(act.pitches, act.midi_f)
         for entry in self._ringing:
             if entry[0] == act.onset:
                 entry[1] = settled
@@ -1035,7 +1056,7 @@ def _harmonic(interval: float) -> bool:
     return 1 <= k <= 10 and abs(12.0 * math.log2(ratio / k)) < 0.5
 
 
-def _settled_pitch(pitches: list[float]) -> float:
+def _settled_pitch(pitches: list[float], anchor: float | None = None) -> float:
     """The note's pitch from all its frames.
 
     Single frames can read a sub-harmonic (a chorused tone, a previous note still
@@ -1043,8 +1064,16 @@ def _settled_pitch(pitches: list[float]) -> float:
     a harmonic above. So among the semitones that a good share of the frames agree on,
     take the highest one that the most common reading is a sub-harmonic of, and the
     median of the frames within it.
+
+    ``anchor``, the pitch the note was confirmed (or bent) at, stands when two frames in
+    five still read it: later frames of a note under newer ones read their common
+    sub-harmonic, and a decaying high note's frames its octave, neither of which it is.
     """
     arr = np.asarray(pitches)
+    if anchor is not None:
+        near = np.abs(arr - round(anchor)) <= 0.5
+        if near.sum() >= max(2, ANCHOR_SHARE * arr.size):
+            return float(np.median(arr[near]))
     semis, counts = np.unique(np.round(arr), return_counts=True)
     common = float(semis[counts == counts.max()].max())
     enough = max(2, int(np.ceil(0.25 * arr.size)))
