@@ -1,10 +1,12 @@
 """Composition root: build the config and the services, show the practice window.
 
-``run_app(argv)`` is what ``python -m fretcoach_desktop`` runs when no sub-command is given.
-For now the services are the in-memory fakes of :mod:`fretcoach_desktop.ui.fakes` plus a
-file-replay source that plays the bundled demo take (``resources/demo/demo_take.flac``, or a
-synthetic guitar when it is missing) through the real streaming analyzer. Heavy libraries
-(LangChain, Opik, librosa, scipy) are never imported here, so the window shows fast.
+``run_app(argv)`` is what ``python -m fretcoach_desktop`` (and ``fretcoach-desktop``) runs
+when no sub-command is given. :func:`build_services` wires the real services (the live
+pipeline, the store, the coach, the chat agent, tracing) and the Demo input, the bundled
+take (package data: ``fretcoach_desktop/resources/demo/demo_take.flac``); the in-memory
+fakes of :mod:`fretcoach_desktop.ui.fakes` stand in when the database cannot be opened.
+Heavy libraries (LangChain, Opik, SQLAlchemy) are never imported here, so the window shows
+fast.
 
 Extra options (after Qt's own): ``--demo FILE`` replay this take as the Demo input (its
 ``.json`` sidecar, if any, sets key/scale/bpm); ``--theme dark|light``; ``--autostart``;
@@ -25,27 +27,17 @@ __all__ = ["demo_take", "run_app"]
 
 log = logging.getLogger(__name__)
 
-_ROOT = Path(__file__).resolve().parent.parent
-DEMO_TAKE = _ROOT / "resources" / "demo" / "demo_take.flac"
-
-
 def demo_take() -> Path | None:
-    """The bundled demo take, if present.
+    """The bundled demo take (package data), if present.
 
-    The bundled file is checked first: the audio package's ``demo_take_path`` (the same
-    file) costs a numpy import, which the window does not need before it is shown.
+    Found through :mod:`fretcoach_desktop.resources`, not the audio package's
+    ``demo_take_path`` (the same file), which costs a numpy import the window does not need
+    before it is shown.
     """
-    if DEMO_TAKE.is_file():
-        return DEMO_TAKE
-    try:  # the audio package may provide it elsewhere (audio/demo.py)
-        from fretcoach_desktop.audio.demo import demo_take_path
+    from fretcoach_desktop import resources
 
-        path = Path(demo_take_path())
-        if path.is_file():
-            return path
-    except Exception:  # no demo bundled
-        pass
-    return None
+    path = resources.path("demo", "demo_take.flac")
+    return path if path.is_file() else None
 
 
 def _exercise_for(path: Path | None):

@@ -33,13 +33,17 @@ DEMO_TAKE = "demo/demo_take.flac"
 
 
 def resources_dir() -> Path:
-    """The project's ``resources/`` directory (icons, prompts, the demo take)."""
-    return Path(__file__).resolve().parents[2] / "resources"
+    """The package's ``resources/`` folder (icons, prompts, the demo take): package data."""
+    from fretcoach_desktop import resources
+
+    return resources.path()
 
 
 def demo_take_path() -> Path:
     """The bundled demo take (a 19 s jazz-guitar exercise in C# major at 120 BPM)."""
-    return resources_dir() / DEMO_TAKE
+    from fretcoach_desktop import resources
+
+    return resources.path(*DEMO_TAKE.split("/"))
 
 
 def demo_take_info() -> dict[str, Any]:

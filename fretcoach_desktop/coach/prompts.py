@@ -1,4 +1,5 @@
-"""Versioned prompts: ``resources/prompts/<name>.<version>.txt`` plus ``registry.json``.
+"""Versioned prompts: ``<name>.<version>.txt`` plus ``registry.json``, shipped as package data in
+``fretcoach_desktop/resources/prompts``.
 
 ``registry.json`` maps each prompt name to its current version; older versions stay on disk
 so evaluations can compare them (``load_prompt("live_coach", "v1")``). A prompt's id is
@@ -27,8 +28,10 @@ class PromptError(LookupError):
 
 
 def prompts_dir() -> Path:
-    """The directory holding the prompt files (``<repo>/resources/prompts``)."""
-    return Path(__file__).resolve().parents[2] / "resources" / "prompts"
+    """The directory holding the prompt files (``fretcoach_desktop/resources/prompts``)."""
+    from fretcoach_desktop import resources
+
+    return resources.path("prompts")
 
 
 @dataclass(frozen=True)

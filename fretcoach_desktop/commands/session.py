@@ -76,6 +76,7 @@ def run_session(args: argparse.Namespace) -> int:
     from fretcoach_desktop.audio.theory import TheoryError, scale_pitch_classes
     from fretcoach_desktop.cli import CliError
     from fretcoach_desktop.coach.live import LiveCoach, summary_request
+    from fretcoach_desktop.coach.prompts import PromptError
     from fretcoach_desktop.coach.types import CoachWindow
     from fretcoach_desktop.services import coach_message_fields
     from fretcoach_desktop.store.records import windows_for
@@ -102,67 +103,79 @@ def run_session(args: argparse.Namespace) -> int:
         user.id, key=args.key, scale=args.scale, bpm=args.bpm, subdivision=args.subdivision, source="file",
         audio_device=f"file: {args.take}",
     )  # fmt: skip
-    player = None
-    if not args.no_audio:
-        try:
-            from fretcoach_desktop.audio.player import AudioPlayer
-
-            player = AudioPlayer.instance()
-        except Exception:
-            player = None
-    messages: list[Any] = []
-    coach = LiveCoach(
-        config,
-        tracer=tracer,
-        player=player,
-        audio_dir=config.data_dir / "clips" / str(session_id),
-        on_message=messages.append,
-        drop_stale=False,
-    ).start()
-    source = FileSource(samples, sr, speed=args.speed, lossless=True)
-    thread = AnalysisThread(
-        source, bpm=args.bpm, key=args.key, scale=args.scale, subdivision=args.subdivision, a4=config.a4_hz
-    )
-    events = thread.subscribe()
-    thread.start()
-    previous = None
-    windows: list[WindowClosed] = []
-    err = sys.stderr
+    # From here until the session is finished, a failure (a missing prompt, a broken engine)
+    # must not leave a half-made session behind as "in progress" and later "recovered".
+    coach = thread = None
     try:
-        while True:
-            event = events.get()
-            name = type(event).__name__
-            if name == "WindowClosed":
-                windows.append(event)
-                if event.complete:
-                    window = CoachWindow.from_notes(
-                        str(session_id), event.notes, event.noise_events, event.start_s, event.end_s,
-                        previous=previous, key=args.key, scale=args.scale, bpm=args.bpm,
-                    )  # fmt: skip
-                    previous = window.facts()["metrics"]
-                    coach.submit(window)
-                    if not args.json:
-                        print(f"[{event.end_s:6.1f}s] window {event.index + 1} closed", file=err)
-            elif name == "Checkpoint":
-                snap = event.snapshot
-                store.checkpoint(
-                    session_id,
-                    windows=windows_for(snap.notes, snap.noise_events, snap.time_s),
-                    notes=snap.notes,
-                    duration_s=snap.time_s,
-                )
-            elif name == "StreamEnded":
-                break
-    except KeyboardInterrupt:
-        thread.stop()
-    result = thread.result()
-    summary = store.finish_session(
-        session_id,
-        windows=windows_for(result.notes, result.noise_events, result.duration_s),
-        notes=result.notes,
-        duration_s=result.duration_s,
-        metrics=result.metrics,
-    )
+        player = None
+        if not args.no_audio:
+            try:
+                from fretcoach_desktop.audio.player import AudioPlayer
+
+                player = AudioPlayer.instance()
+            except Exception:
+                player = None
+        messages: list[Any] = []
+        coach = LiveCoach(
+            config,
+            tracer=tracer,
+            player=player,
+            audio_dir=config.data_dir / "clips" / str(session_id),
+            on_message=messages.append,
+            drop_stale=False,
+        ).start()
+        source = FileSource(samples, sr, speed=args.speed, lossless=True)
+        thread = AnalysisThread(
+            source, bpm=args.bpm, key=args.key, scale=args.scale, subdivision=args.subdivision, a4=config.a4_hz
+        )
+        events = thread.subscribe()
+        thread.start()
+        previous = None
+        windows: list[WindowClosed] = []
+        err = sys.stderr
+        try:
+            while True:
+                event = events.get()
+                name = type(event).__name__
+                if name == "WindowClosed":
+                    windows.append(event)
+                    if event.complete:
+                        window = CoachWindow.from_notes(
+                            str(session_id), event.notes, event.noise_events, event.start_s, event.end_s,
+                            previous=previous, key=args.key, scale=args.scale, bpm=args.bpm,
+                        )  # fmt: skip
+                        previous = window.facts()["metrics"]
+                        coach.submit(window)
+                        if not args.json:
+                            print(f"[{event.end_s:6.1f}s] window {event.index + 1} closed", file=err)
+                elif name == "Checkpoint":
+                    snap = event.snapshot
+                    store.checkpoint(
+                        session_id,
+                        windows=windows_for(snap.notes, snap.noise_events, snap.time_s),
+                        notes=snap.notes,
+                        duration_s=snap.time_s,
+                    )
+                elif name == "StreamEnded":
+                    break
+        except KeyboardInterrupt:
+            thread.stop()
+        result = thread.result()
+        summary = store.finish_session(
+            session_id,
+            windows=windows_for(result.notes, result.noise_events, result.duration_s),
+            notes=result.notes,
+            duration_s=result.duration_s,
+            metrics=result.metrics,
+        )
+    except BaseException as exc:
+        for running in (thread, coach):
+            if running is not None:
+                running.stop()
+        _discard(store, user.id, session_id)
+        if isinstance(exc, PromptError):  # an incomplete installation: say so in one line
+            raise CliError(f"{exc} (reinstall FretCoach)", status=EXIT_FAILURE) from None
+        raise
     coach.summarize(
         summary_request(
             str(session_id),
@@ -203,7 +216,19 @@ def run_session(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _discard(store: Any, user_id: int, session_id: int) -> None:
+    """Delete a session that failed before it was finished, and close the store."""
+    try:
+        store.delete_session(user_id, session_id)
+    except Exception as exc:  # noqa: BLE001 - the original error is the one to report
+        print(f"fretcoach: warning: could not remove the unfinished session {session_id}: {exc}", file=sys.stderr)
+    finally:
+        store.close()
+
+
 def run_plan(args: argparse.Namespace) -> int:
+    from fretcoach_desktop.cli import CliError
+    from fretcoach_desktop.coach.prompts import PromptError
     from fretcoach_desktop.services import make_and_save_plan
     from fretcoach_desktop.tracing import make_tracer
     from fretcoach_desktop.tracing.tracer import EXIT_FLUSH_BUDGET_S
@@ -211,7 +236,11 @@ def run_plan(args: argparse.Namespace) -> int:
     config, store, user = _setup(args)
     tracer = make_tracer(config)
     tracer.warm_up()  # Opik's import overlaps reading the sessions
-    result, practice_id = make_and_save_plan(store, user.id, config, tracer)
+    try:
+        result, practice_id = make_and_save_plan(store, user.id, config, tracer)
+    except PromptError as exc:  # an incomplete installation: say so in one line
+        store.close()
+        raise CliError(f"{exc} (reinstall FretCoach)", status=EXIT_FAILURE) from None
     tracer.flush(EXIT_FLUSH_BUDGET_S)
     store.close()
     payload = {**result.to_json(), "practice_id": practice_id, "user_id": user.id}

@@ -400,6 +400,7 @@ class Store:
         with self._write() as session:
             row = self._owned_session(session, user_id, session_id)
             session.delete(row)
+        self.live.release(session_id)  # if this process was recording it
 
     # ----------------------------------------------------------------- sessions: reads
 
