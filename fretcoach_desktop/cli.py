@@ -240,6 +240,12 @@ def _install_eval(commands: Any) -> None:
     evaluate.add_parser(commands)
 
 
+def _install_desktop(commands: Any) -> None:
+    from fretcoach_desktop.commands import desktop
+
+    desktop.add_parser(commands)
+
+
 #: The commands that live in fretcoach_desktop.commands, in the order of the help: name, the
 #: one-line help (the same text as the module's; a test checks), and what builds the parser.
 _MODULE_COMMANDS: tuple[tuple[str, str, Callable[[Any], None]], ...] = (
@@ -253,6 +259,11 @@ _MODULE_COMMANDS: tuple[tuple[str, str, Callable[[Any], None]], ...] = (
     ("plan", "make a practice plan from your recent sessions (AI Mode)", _install_session),
     ("ask", "ask the coach about your practice history", _install_ask),
     ("eval", "evaluate the coach prompts", _install_eval),
+    (
+        "install-desktop",
+        "add FretCoach (launcher, icon, AppStream metainfo) to your desktop's application menu",
+        _install_desktop,
+    ),
 )
 
 
@@ -298,7 +309,15 @@ def command_names() -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``fretcoach`` command with *argv* (default: ``sys.argv[1:]``); return the exit status."""
+    """Run the ``fretcoach`` command with *argv* (default: ``sys.argv[1:]``); return the exit status.
+
+    ``fretcoach`` alone, typed on a desktop (``DISPLAY`` or ``WAYLAND_DISPLAY`` set), opens the
+    practice window like ``fretcoach-desktop``; without a display it prints the help.
+    """
+    if argv is None and not sys.argv[1:] and has_display():
+        from fretcoach_desktop.__main__ import open_window
+
+        return open_window([])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -325,6 +344,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         detail = " ".join(str(exc).split()) or type(exc).__name__
         _error(f"internal error ({type(exc).__name__}): {detail} (set FRETCOACH_DEBUG=1 for details)")
         return EXIT_FAILURE
+
+
+def has_display(environ: Any = None) -> bool:
+    """Whether a desktop session is there to show a window on (X11 or Wayland)."""
+    environ = os.environ if environ is None else environ
+    return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
 
 
 def _error(message: str) -> None:

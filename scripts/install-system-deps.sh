@@ -4,6 +4,7 @@
 #   - the libraries Qt's wheels load (EGL/GL, xkbcommon, fontconfig, GLib, D-Bus);
 #   - PostgreSQL (server binaries initdb/pg_ctl): the store's tests run against a throwaway
 #     PostgreSQL cluster as well as SQLite (tests/pg.py), and CI must not skip them;
+#   - desktop-file-validate and appstreamcli, which the tests run on the launcher and metainfo;
 #   - python3-venv, when `python3 -m venv` cannot bootstrap pip.
 # Only missing packages are installed: `apt-get update` runs once, and only if needed.
 # As root it installs directly, otherwise through sudo when available; failing both, it
@@ -20,6 +21,8 @@ packages=(
     postgresql
     # a virtual guitar input for the end-to-end test (PulseAudio null sink) and ALSA's pulse plugin
     pulseaudio pulseaudio-utils libasound2-plugins
+    # the validators the tests run on the desktop entry and the AppStream metainfo
+    desktop-file-utils appstream
     # Qt's xcb platform plugin, for `make run` on an X display
     libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxkbcommon-x11-0 libxcb-shape0
 )

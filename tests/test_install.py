@@ -228,5 +228,16 @@ def test_the_window_plays_the_demo_from_the_installed_wheel(installed: Installed
     assert any(label.startswith("Demo") for label in report["inputs"]), report["inputs"]
     assert report["started"] and report["judged"], report
     assert "unavailable" not in report["coach_bar"], report["coach_bar"]
+    assert 256 in report["window_icon_sizes"], report  # the packaged icon
     history = json.loads(installed.fretcoach("history", "--json").stdout)
     assert any(s["notes_played"] >= 3 for s in history), history
+
+
+def test_the_installed_launcher_starts_this_installation(installed: Installed):
+    assert "usage: fretcoach-desktop" in installed.run(str(installed.bin / "fretcoach-desktop"), "--help").stdout
+    installed.fretcoach("install-desktop")
+    share = Path(installed.env["XDG_DATA_HOME"])
+    launcher = (share / "applications" / "io.github.fretcoach.FretCoach.desktop").read_text(encoding="utf-8")
+    assert f"Exec={installed.bin / 'fretcoach-desktop'}\n" in launcher
+    assert (share / "icons" / "hicolor" / "scalable" / "apps" / "io.github.fretcoach.FretCoach.svg").is_file()
+    assert (share / "metainfo" / "io.github.fretcoach.FretCoach.metainfo.xml").is_file()

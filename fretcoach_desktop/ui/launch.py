@@ -97,13 +97,17 @@ def run_window(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from fretcoach_desktop.desktop import APP_ID
     from fretcoach_desktop.ui import theme
+    from fretcoach_desktop.ui.icon import app_icon
     from fretcoach_desktop.ui.main_window import stylesheet
 
     app = QApplication.instance() or QApplication(["fretcoach", *qt_args])
     app.setApplicationName("FretCoach")
     app.setOrganizationName("FretCoach")
     app.setApplicationDisplayName("FretCoach")
+    app.setDesktopFileName(APP_ID)  # Wayland matches the window to its launcher and icon by this
+    app.setWindowIcon(app_icon())
     theme.apply_palette(app, None if args.theme == "system" else args.theme == "dark")
     if args.theme == "system":
         theme.follow_system(app)

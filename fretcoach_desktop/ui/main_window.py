@@ -42,6 +42,7 @@ from .chat_panel import ChatPanel
 from .coach_bar import CoachBar
 from .fretboard import FretboardWidget
 from .history import HistoryView
+from .icon import app_icon
 from .last_notes import LastNotesStrip
 from .level_meter import LevelMeter
 from .metrics_panel import MetricsPanel
@@ -128,6 +129,7 @@ class MainWindow(QMainWindow):
         self._planning = False
 
         self.setWindowTitle("FretCoach")
+        self.setWindowIcon(app_icon())
         self.resize(1280, 800)
         self.setMinimumSize(QSize(1024, 680))
 
