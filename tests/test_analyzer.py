@@ -165,6 +165,19 @@ def test_a_note_keeps_the_pitch_it_was_confirmed_at_when_its_frames_still_read_i
     assert round(_settled_pitch([45.0] * 2 + [57.0] * 12, anchor=45.0)) == 57
 
 
+@pytest.mark.parametrize(("midi", "rate_hz", "depth"), [(45, 7.0, 0.2), (45, 9.0, 0.15), (57, 5.0, 0.2)])
+def test_a_held_note_through_a_gentle_tremolo_is_one_note(midi, rate_hz, depth):
+    """An amp's tremolo (or a chorused string beating) swells the level a few times a
+    second: each swell lifts the spectral flux a little, which is not an attack. (Deeper
+    or faster tremolo still splits a note: see the README's engine limits.)"""
+    y = render([SynthNote(0.5, midi, dur_s=2.5)], total_s=3.2).astype(np.float64)
+    t = np.arange(y.size) / SR
+    y *= 1.0 + depth * np.sin(2 * np.pi * rate_hz * np.maximum(t - 0.6, 0.0))
+    y += noise_floor(y.size, SR, np.random.default_rng(5))
+    result = analyze_samples(y.astype(np.float32), SR, bpm=120, key="E", scale="minor")
+    assert [(round(n.onset_s, 2), n.midi) for n in result.notes] == [(0.5, midi)]
+
+
 @pytest.mark.parametrize("level_db", [-20, -30])
 def test_the_metronome_click_leaking_into_the_input_is_never_a_note(level_db):
     """The app's own click (a high, fast-dying blip) heard through a microphone or a
