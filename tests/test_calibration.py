@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -41,6 +42,33 @@ def test_latency_is_the_median_offset_and_outliers_are_dropped():
     assert result.spread_ms < 4.0 and result.quality == "good" and result.usable
     assert result.describe().startswith("37 ms (good:")
     assert result.to_json()["quality"] == "good"
+
+
+def test_a_latency_that_jumps_mid_run_is_reported_as_unstable_not_good():
+    """Six clicks at +45 ms then ten at +67 ms: the device changed its buffering. The ten
+    must not pass for a good measurement with the six dropped as outliers."""
+    clicks = scored_clicks(80, 16)
+    jumped = estimate_latency([c + (0.045 if k < 6 else 0.067) for k, c in enumerate(clicks)], bpm=80, beats=16)
+    assert jumped.quality == "unstable" and not jumped.usable
+    assert jumped.other_latency_ms == pytest.approx(45.0) and jumped.other_hits == 6
+    assert jumped.changed_after == 6
+    assert "jumped from 45 ms to 67 ms after click 6" in jumped.problem()
+    assert jumped.to_json()["quality"] == "unstable" and jumped.to_json()["changed_after_click"] == 6
+    # the other way round, with a missed click: the first latency is the later majority's
+    back = [c + (0.067 if k < 10 else 0.045) for k, c in enumerate(clicks) if k != 3]
+    result = estimate_latency(back, bpm=80, beats=16)
+    assert result.quality == "unstable" and result.changed_after == 10
+    assert "jumped from 67 ms to 45 ms after click 10" in result.problem()
+    # alternating is not a jump, but still two latencies
+    mixed = estimate_latency([c + (0.045 if k % 3 == 0 else 0.067) for k, c in enumerate(clicks)], bpm=80, beats=16)
+    assert mixed.quality == "unstable" and mixed.changed_after is None
+    assert "two latencies, 67 ms and 45 ms" in mixed.problem()
+    # a few stray attacks are outliers, not a second latency
+    stray = [c + 0.037 for c in clicks]
+    stray[2] += 0.1
+    stray[9] += 0.12
+    result = estimate_latency(stray, bpm=80, beats=16)
+    assert result.quality == "good" and result.other_latency_ms is None and result.problem() is None
 
 
 def test_a_player_ahead_of_the_click_gives_a_negative_latency():
@@ -258,8 +286,6 @@ def replayed_device(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_calibrate_command_measures_stores_and_shows(replayed_device, capsys):
-    import json
-
     from fretcoach_desktop import cli
 
     replayed_device["next"] = plucks_on_clicks(80, 16, 0.033)
@@ -291,6 +317,13 @@ def test_calibrate_command_refuses_to_store_what_it_cannot_trust(replayed_device
     assert "too scattered" in captured.err and "not stored" in captured.err
     assert cli.main(["calibrate", "--show"]) == 0
     assert "no device calibrated" in capsys.readouterr().out
+
+    jumping = [SynthNote(k * period + (0.045 if k < 10 else 0.067), 57, dur_s=0.3) for k in range(20)]
+    replayed_device["next"] = render(jumping, SR, total_s=16.0)
+    assert cli.main(["calibrate", "--json"]) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["quality"] == "unstable"
+    assert "not stored: the latency jumped from" in captured.err and "after click 6" in captured.err
 
     replayed_device["next"] = np.zeros(16 * SR, dtype=np.float32)
     assert cli.main(["calibrate"]) == 1

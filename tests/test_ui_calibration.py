@@ -62,6 +62,19 @@ def test_a_play_along_is_measured_shown_and_saved(qtbot):
     assert not dialog.save_button.isEnabled()
 
 
+def test_a_latency_that_jumps_mid_run_is_explained_and_cannot_be_saved(qtbot):
+    audio = FakeAudioService(speed=0, calibration_latency_ms=45.0, calibration_jump=(6, 67.0))
+    dialog, saves = make_dialog(qtbot, audio, InMemoryStore())
+    dialog.toggle()
+    qtbot.waitUntil(lambda: dialog.run is None, timeout=20000)
+    assert dialog.result is not None and dialog.result.quality == "unstable"
+    text = dialog.outcome.text()
+    assert "not saved" in text and "jumped from" in text and "after click 6" in text, text
+    assert "good" not in text and not dialog.save_button.isEnabled()
+    dialog.save()
+    assert saves == []
+
+
 def test_stopping_early_measures_nothing_and_closing_stops_the_run(qtbot):
     audio = FakeAudioService(speed=1.0)  # real time: the run lasts ~15 s
     dialog, saves = make_dialog(qtbot, audio, InMemoryStore(), current=12.0)

@@ -49,6 +49,7 @@ LATE = 0.65  # ...and up to this fraction after it
 OUTLIER_MS = 15.0  # offsets further than max(3 spreads, this) from the median are dropped
 GOOD_SPREAD_MS = 8.0
 FAIR_SPREAD_MS = 20.0  # above this the result is "poor": not worth storing
+SECOND_HITS = 3  # clicks that agree on a latency of their own: the device's latency changed
 TAIL_S = 0.6  # the run ends this long after the last click (its attack must be detected)
 METHODS = ("play-along", "loopback")
 
@@ -70,24 +71,58 @@ class CalibrationResult:
     bpm: float
     method: str = "play-along"
     click_offset_ms: float | None = None  # the measured gap between the streams' starts (diagnostics)
+    #: a second, self-consistent latency: the device changed its buffering during the run
+    #: (its median, how many clicks had it, and, when one latency followed the other, the
+    #: last click of the first one, counted from 1)
+    other_latency_ms: float | None = None
+    other_hits: int = 0
+    changed_after: int | None = None
+    other_came_first: bool = False
 
     @property
     def quality(self) -> str:
-        """``good`` (spread <= 8 ms), ``fair`` (<= 20 ms) or ``poor`` (not worth storing)."""
+        """``good`` (spread <= 8 ms), ``fair`` (<= 20 ms), ``poor`` (too scattered) or
+        ``unstable`` (two latencies); only good and fair are worth storing."""
+        if self.other_latency_ms is not None:
+            return "unstable"
         if self.spread_ms <= GOOD_SPREAD_MS:
             return "good"
         return "fair" if self.spread_ms <= FAIR_SPREAD_MS else "poor"
 
     @property
     def usable(self) -> bool:
-        return self.quality != "poor"
+        return self.quality in ("good", "fair")
 
     def describe(self) -> str:
         """``"23 ms (good: ±3 ms over 15 of 16 clicks)"``."""
-        return (
+        text = (
             f"{self.latency_ms:.0f} ms ({self.quality}: \u00b1{self.spread_ms:.0f} ms over "
             f"{self.hits} of {self.clicks} clicks)"
         )
+        if self.other_latency_ms is not None:
+            text += f", but {self.other_latency_ms:.0f} ms over {self.other_hits} other clicks"
+        return text
+
+    def problem(self) -> str | None:
+        """Why the measurement is not worth storing, and what to do (None when it is)."""
+        if self.other_latency_ms is not None:
+            if self.changed_after is not None:
+                first, then = (self.other_latency_ms, self.latency_ms)
+                if not self.other_came_first:
+                    first, then = then, first
+                what = f"the latency jumped from {first:.0f} ms to {then:.0f} ms after click {self.changed_after}"
+            else:
+                what = f"the attacks came at two latencies, {self.latency_ms:.0f} ms and {self.other_latency_ms:.0f} ms"
+            return (
+                f"{what}: the audio device changed its buffering during the run (another program "
+                "used it, or its buffer size changed). Close other audio programs and calibrate again"
+            )
+        if not self.usable:
+            return (
+                f"the attacks were too scattered (\u00b1{self.spread_ms:.0f} ms) to trust this measurement: "
+                "play short, even notes exactly with the click and calibrate again"
+            )
+        return None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -101,6 +136,10 @@ class CalibrationResult:
             "bpm": self.bpm,
             "method": self.method,
             "click_offset_ms": self.click_offset_ms,
+            "other_latency_ms": None if self.other_latency_ms is None else round(self.other_latency_ms, 2),
+            "other_hits": self.other_hits,
+            "changed_after_click": self.changed_after,
+            "problem": self.problem(),
         }
 
 
@@ -175,17 +214,60 @@ def estimate_latency(
     if len(kept) < need:  # pragma: no cover - the median's neighbourhood always holds half
         raise CalibrationError(f"the {what} were too scattered to measure a latency: try again")
     latency = statistics.median(kept)
+    measured: dict[str, Any] = {
+        "latency_ms": latency,
+        "spread_ms": _spread(kept, latency),
+        "hits": len(kept),
+        "outliers": len(offsets) - len(kept),
+    }
+    measured.update(_two_latencies(matched))
     return CalibrationResult(
-        latency_ms=latency,
-        spread_ms=_spread(kept, latency),
-        hits=len(kept),
         clicks=beats,
-        outliers=len(offsets) - len(kept),
         offsets_ms=tuple(offsets),
         bpm=float(bpm),
         method=method,
         click_offset_ms=click_offset_ms,
+        **measured,
     )
+
+
+def _two_latencies(matched: Sequence[float | None]) -> dict[str, Any]:
+    """Two latencies in one run: the device changed its buffering (or another program took
+    it) part-way. The heard offsets, sorted, split at their widest gap into two groups of
+    at least SECOND_HITS clicks (and a fifth of those heard) that each agree as well as a
+    fair run does and lie further apart than three of their spreads (and OUTLIER_MS). When
+    one latency followed the other in click order, also the click after which it changed.
+    Empty when there is one latency (stray attacks are outliers, scattered ones are poor)."""
+    heard = [(k, x) for k, x in enumerate(matched) if x is not None]
+    least = max(SECOND_HITS, math.ceil(len(heard) / 5))
+    if len(heard) < 2 * least:
+        return {}
+    values = sorted(x for _, x in heard)
+    cut = max(range(least, len(values) - least + 1), key=lambda i: values[i] - values[i - 1])
+    low, high = values[:cut], values[cut:]
+    m_low, m_high = statistics.median(low), statistics.median(high)
+    spread = max(_spread(low, m_low), _spread(high, m_high))
+    if spread > FAIR_SPREAD_MS or m_high - m_low <= max(OUTLIER_MS, 3.0 * spread):
+        return {}
+    main_is_low = len(low) > len(high)
+    main, other = (low, high) if main_is_low else (high, low)
+    m_main, m_other = (m_low, m_high) if main_is_low else (m_high, m_low)
+    split = values[cut - 1]  # offsets up to here are the low latency
+    others = {k for k, x in heard if (x > split) == main_is_low}
+    kept = [k for k, _ in heard if k not in others]
+    out: dict[str, Any] = {
+        "latency_ms": m_main,
+        "spread_ms": _spread(main, m_main),
+        "hits": len(main),
+        "outliers": len(other),
+        "other_latency_ms": m_other,
+        "other_hits": len(other),
+    }
+    if max(others) < min(kept):
+        out.update(changed_after=max(others) + 1, other_came_first=True)
+    elif max(kept) < min(others):
+        out.update(changed_after=max(kept) + 1)
+    return out
 
 
 # --------------------------------------------------------------------------- live run

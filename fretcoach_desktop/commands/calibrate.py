@@ -153,11 +153,7 @@ def run(args: argparse.Namespace, *, out: Any = None, err: Any = None) -> int:
         saved = _save(config, device, result.latency_ms, result, method=args.method)
     _report(payload, saved, config, out, args.json)
     if not result.usable:
-        print(
-            f"fretcoach: the attacks were too scattered (\u00b1{result.spread_ms:.0f} ms) to trust this "
-            "measurement; it was not stored: play short, even notes exactly with the click and try again",
-            file=err,
-        )
+        print(f"fretcoach: not stored: {result.problem()}", file=err)
         return EXIT_FAILURE
     return EXIT_OK
 

@@ -9,6 +9,7 @@ window then subtracts it from every note time on that device.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from typing import Any
 
@@ -206,9 +207,10 @@ class CalibrationDialog(QDialog):
             self.outcome.setText(f"Measured latency: <b>{result.describe()}</b>")
             self.save_button.setEnabled(True)
         else:
+            problem = html.escape(result.problem() or "")
             self.outcome.setText(
-                f"Measured {result.describe()}: <span style='color:#d93636'>too scattered to trust</span>. "
-                "Play short, even notes exactly with the click and start again."
+                f"Measured {html.escape(result.describe())}: not saved, "
+                f"<span style='color:#d93636'>{problem[:1].upper() + problem[1:]}.</span>"
             )
 
     def _fail(self, message: str) -> None:

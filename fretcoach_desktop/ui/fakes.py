@@ -248,10 +248,18 @@ def synthetic_take(exercise: ExerciseSettings, seconds: float = 90.0, sample_rat
 class FakeAudioService:
     """Demo and file inputs only (no capture devices)."""
 
-    def __init__(self, demo_path: Path | None = None, speed: float = 1.0, calibration_latency_ms: float = 23.0) -> None:
+    def __init__(
+        self,
+        demo_path: Path | None = None,
+        speed: float = 1.0,
+        calibration_latency_ms: float = 23.0,
+        calibration_jump: tuple[int, float] | None = None,
+    ) -> None:
         self.demo_path = demo_path if demo_path is not None and Path(demo_path).is_file() else None
         self.speed = speed
         self.calibration_latency_ms = calibration_latency_ms
+        #: (scored click, latency ms): from that click on, the simulated device is this late
+        self.calibration_jump = calibration_jump
         self.opened: list[SourceRequest] = []
 
     def list_inputs(self) -> Sequence[InputDevice]:
@@ -291,7 +299,10 @@ class FakeAudioService:
         tt = np.arange(int(0.3 * rate)) / rate
         tone = _plucked_tone(220.0, tt, gain=0.5, decay=6.0, partials=4).astype(np.float32)
         for k in range(beats):
-            start = int((k * period + self.calibration_latency_ms / 1000.0 + rng.normal(0.0, 0.002)) * rate)
+            latency = self.calibration_latency_ms
+            if self.calibration_jump is not None and k - COUNT_IN_BEATS >= self.calibration_jump[0]:
+                latency = self.calibration_jump[1]
+            start = int((k * period + latency / 1000.0 + rng.normal(0.0, 0.002)) * rate)
             out[start : start + tone.size] += tone[: max(0, out.size - start)]
         source = FileSource(out, rate, speed=self.speed if self.speed > 0 else None, lossless=self.speed <= 0)
         return CalibrationRun(source, player=None, bpm=request.bpm, beats=request.beats, method=request.method)
