@@ -3,8 +3,14 @@
 ``make_tracer(config)`` returns :class:`NullTracer` when neither ``OPIK_API_KEY`` nor
 ``OPIK_URL_OVERRIDE`` is configured: Opik is never imported (no import cost, no network, no
 warnings), callbacks are ``None`` and ``track`` is a no-op. Otherwise :class:`OpikTracing`
-imports Opik lazily on first use (``import opik`` costs ~2 s, so call :meth:`warm_up` from a
-background thread at start-up if you like), with:
+imports Opik lazily on first use (``import opik`` costs ~2-3 s of CPU, so call :meth:`warm_up`
+to do it in a background thread at start-up), with:
+
+* a health check first: before importing Opik, one GET of the server's ``is-alive/ping``
+  (what Opik's own SDK pings; stdlib only, at most :data:`PROBE_TIMEOUT_S`). When the server
+  refuses, does not answer in time or answers anything but HTTP 200, or when the ``opik``
+  package is not installed, tracing is off for the rest of the process, with one warning
+  line (no traceback) and without the heavy import;
 
 * Sentry error reporting and usage analytics off (``OPIK_SENTRY_ENABLE=false``,
   ``OPIK_ANALYTICS_ENABLE=false``): no reporting to third parties without consent;
@@ -21,6 +27,7 @@ import atexit
 import contextlib
 import functools
 import gc
+import importlib.util
 import logging
 import os
 import threading
@@ -34,6 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "EXIT_FLUSH_BUDGET_S",
+    "PROBE_TIMEOUT_S",
     "PROMPT_BUDGET_S",
     "NullTracer",
     "OpikTracing",
@@ -49,6 +57,13 @@ EXIT_FLUSH_BUDGET_S = 0.7
 #: Longest time a first traced call waits for its prompt to be registered (so the trace can
 #: link it); past it the call goes on and the registration finishes in the background.
 PROMPT_BUDGET_S = 0.3
+#: Longest time the health check of the Opik server may take (DNS, connect, TLS, answer):
+#: a local server answers in milliseconds, a hosted one in a few hundred.
+PROBE_TIMEOUT_S = 0.8
+#: Where the SDK sends traces when neither FretCoach nor Opik's own settings name a server.
+OPIK_CLOUD_URL = "https://www.comet.com/opik/api"
+#: What to install when the opik package is missing (the optional extra).
+INSTALL_HINT = "pip install 'fretcoach-desktop[tracing]'"
 
 
 class TraceHandle:
@@ -193,9 +208,8 @@ def make_tracer(config: Config) -> Tracer:
 
 
 class OpikTracing(Tracer):
-    """Opik-backed tracer. Opik is imported on first use, never at construction."""
-
-    enabled = True
+    """Opik-backed tracer. Opik is imported on first use, never at construction, and only
+    after its server answered a health check."""
 
     def __init__(
         self,
@@ -219,6 +233,11 @@ class OpikTracing(Tracer):
         self._slow = False  # a registration or a flush ran out of time: Opik is slow or down
         self._warm: threading.Thread | None = None
         self._max_wait: float | None = None
+
+    @property
+    def enabled(self) -> bool:
+        """True until Opik turned out to be missing, down or broken (then off for good)."""
+        return not self._failed
 
     def __repr__(self) -> str:  # never show the key
         return f"OpikTracing(url={self._url!r}, project_name={self.project_name!r})"
@@ -246,10 +265,16 @@ class OpikTracing(Tracer):
         with self._lock:
             if self._client is not None or self._failed:
                 return self._client
+            problem = _unavailable(self._url, self._api_key, self._workspace)
+            if problem is not None:  # Opik stays unimported: no ~3 s of CPU for nothing
+                _warn_once(problem)
+                self._failed = True
+                return None
             try:
                 self._client = self._build_client()
-            except Exception:  # a broken install must not break the coach
-                log.warning("Opik tracing is unavailable; continuing without it", exc_info=log.isEnabledFor(10))
+            except Exception as exc:  # a broken install must not break the coach
+                _warn_once(f"Opik tracing is off: Opik failed to start ({type(exc).__name__}: {_first_line(exc)})")
+                log.debug("Opik failed to start", exc_info=True)
                 self._failed = True
         return self._client
 
@@ -443,6 +468,143 @@ class OpikTracing(Tracer):
         return done
 
 
+# --------------------------------------------------------------------------- health check
+_warned: set[str] = set()
+_probed: dict[str, str | None] = {}  # server URL -> None (healthy) or what went wrong
+_probe_lock = threading.Lock()
+
+
+def _warn_once(message: str) -> None:
+    """One line on stderr (through logging, as the app's other warnings), once a process."""
+    if message not in _warned:
+        _warned.add(message)
+        log.warning("%s", message)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:160] if text else "no details"
+
+
+def opik_installed() -> bool:
+    """Whether the opik package can be imported (found without importing it)."""
+    try:
+        return importlib.util.find_spec("opik") is not None
+    except (ImportError, ValueError):  # e.g. sys.modules["opik"] = None
+        return False
+
+
+def opik_server_url(url: str | None) -> str:
+    """The server the SDK would use: *url* (FretCoach's setting), else ``OPIK_URL_OVERRIDE``,
+    else ``url_override`` from Opik's own config file (``OPIK_CONFIG_PATH`` or
+    ``~/.opik.config``), else Opik's hosted service."""
+    if url:
+        return url
+    if os.environ.get("OPIK_URL_OVERRIDE"):
+        return os.environ["OPIK_URL_OVERRIDE"]
+    try:
+        import configparser
+        from pathlib import Path
+
+        path = Path(os.environ.get("OPIK_CONFIG_PATH", "").strip() or "~/.opik.config").expanduser()
+        if path.is_file():
+            parser = configparser.ConfigParser(interpolation=None)
+            parser.read(path, encoding="utf-8")
+            value = parser.get("opik", "url_override", fallback="").strip()
+            if value:
+                return value
+    except Exception:  # an unreadable config file: the SDK will say so if it matters
+        log.debug("cannot read Opik's config file", exc_info=True)
+    return OPIK_CLOUD_URL
+
+
+def _shown(url: str) -> str:
+    """*url* without any user:password part (for messages)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        netloc = parts.hostname or ""
+        if parts.port:
+            netloc += f":{parts.port}"
+        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    except ValueError:
+        return "the configured URL"
+
+
+def probe_opik(
+    url: str, api_key: str | None = None, workspace: str | None = None, timeout: float = PROBE_TIMEOUT_S
+) -> str | None:
+    """GET ``{url}/is-alive/ping`` (the health check Opik's SDK uses) within *timeout* seconds
+    in all (name lookup included): None when it answers HTTP 200, else what went wrong, in a
+    few words. Standard library only: Opik is not imported."""
+    ping = url.rstrip("/") + "/is-alive/ping"
+    answer: list[str | None] = []
+
+    def ask() -> None:
+        import socket
+        import urllib.error
+        import urllib.request
+
+        headers = {"Accept": "application/json", "User-Agent": "fretcoach-desktop"}
+        if workspace:  # the headers the SDK's own ping carries
+            headers["Comet-Workspace"] = workspace
+        if api_key:
+            headers["Authorization"] = api_key
+        try:
+            request = urllib.request.Request(ping, headers=headers, method="GET")
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http/https only)
+                status = response.status
+                body = response.read(4096)
+            if status != 200:
+                answer.append(f"it answered HTTP {status} to its health check")
+            elif b'"healthy":false' in body.replace(b" ", b""):
+                answer.append("it reports itself unhealthy")
+            else:
+                answer.append(None)
+        except urllib.error.HTTPError as exc:
+            answer.append(f"it answered HTTP {exc.code} to its health check")
+        except urllib.error.URLError as exc:
+            reason = exc.reason
+            if isinstance(reason, TimeoutError):
+                answer.append(f"no answer within {timeout:g} s")
+            elif isinstance(reason, ConnectionRefusedError):
+                answer.append("connection refused")
+            elif isinstance(reason, socket.gaierror):
+                answer.append("its host name does not resolve")
+            else:
+                answer.append(_first_line(reason) if isinstance(reason, BaseException) else str(reason))
+        except TimeoutError:
+            answer.append(f"no answer within {timeout:g} s")
+        except Exception as exc:  # a reset connection, a bad URL...
+            answer.append(f"{type(exc).__name__}: {_first_line(exc)}")
+
+    if not ping.startswith(("http://", "https://")):
+        return "its URL is not http:// or https://"
+    worker = threading.Thread(target=ask, name="opik-health-check", daemon=True)
+    worker.start()
+    worker.join(timeout)  # also bounds a name lookup, which the socket timeout does not
+    if not answer:
+        return f"no answer within {timeout:g} s"
+    return answer[0]
+
+
+def _unavailable(url: str | None, api_key: str | None, workspace: str | None) -> str | None:
+    """Why tracing cannot work in this process (a one-line warning), or None when it can.
+    The server's answer is remembered for the process."""
+    if not opik_installed():
+        return f"Opik tracing is configured but the opik package is not installed: tracing is off ({INSTALL_HINT})"
+    server = opik_server_url(url)
+    with _probe_lock:
+        if server not in _probed:
+            _probed[server] = probe_opik(server, api_key, workspace)
+        problem = _probed[server]
+    if problem is None:
+        return None
+    return f"Opik tracing is off for this run: the Opik server at {_shown(server)} is unreachable ({problem})"
+
+
+# --------------------------------------------------------------------------- exit
 _exit_installed = False
 #: what the exit may still wait for Opik (a flush that already timed out leaves nothing)
 _exit_budget = [EXIT_FLUSH_BUDGET_S]
