@@ -66,15 +66,36 @@ def test_fretboard_lights_played_notes_and_fades(qtbot):
 
 
 @pytest.mark.parametrize(
-    ("offset", "label"), [(-40.0, "early"), (-15.0, "on time"), (0.0, "on time"), (15.1, "late"), (80.0, "late")]
+    ("offset", "label"),
+    [(-40.0, "early"), (-15.4, "on time"), (0.0, "on time"), (15.4, "on time"), (15.6, "late"), (80.0, "late")],
 )
 def test_timing_label(offset, label):
     assert timing_label(offset) == label
 
 
-@pytest.mark.parametrize(("cents", "label"), [(-22.0, "flat"), (-10.0, "in tune"), (4.0, "in tune"), (10.5, "sharp")])
+@pytest.mark.parametrize(
+    ("cents", "label"), [(-22.0, "flat"), (-10.4, "in tune"), (4.0, "in tune"), (10.4, "in tune"), (10.6, "sharp")]
+)
 def test_tuning_label(cents, label):
     assert tuning_label(cents) == label
+
+
+def test_what_a_note_label_shows_agrees_with_the_scoring_rules():
+    """+-15 ms is on time and +-10 cents in tune (the metric definitions): a label never
+    reads "15 ms late" or "+10c sharp", and a note whose numbers read as on time and in
+    tune is a good note, not one of the session's worst."""
+    from fretcoach_desktop.ui.verdicts import worst_notes
+
+    for tenths in range(-300, 301):
+        value = tenths / 10
+        timed = describe_note(note(cents=0.0, offset_ms=value))
+        shown_ms = int(timed.timing_text.split()[0]) if timed.timing_text != "on time" else 0
+        assert (timed.timing == "on time") == (abs(shown_ms) <= 15 and abs(round(value)) <= 15), value
+        tuned = describe_note(note(cents=value, offset_ms=0.0))
+        assert (tuned.tuning == "in tune") == (abs(int(tuned.cents_text[:-1])) <= 10), value
+    edge = [note(cents=10.4, offset_ms=15.3, onset=1.0), note(cents=-10.2, offset_ms=-15.0, onset=2.0)]
+    assert all(describe_note(n).good for n in edge)
+    assert worst_notes(edge) == ()
 
 
 def test_describe_note_says_why():

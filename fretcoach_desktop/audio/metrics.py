@@ -25,7 +25,9 @@ __all__ = [
     "TIMING_ZERO_MS",
     "compute_metrics",
     "pitch_score",
+    "timing_label",
     "timing_score",
+    "tuning_label",
     "weakest_metric",
 ]
 
@@ -41,6 +43,8 @@ PITCH_FULL_CENTS = 10.0  # at or below: full pitch score
 PITCH_ZERO_CENTS = 50.0  # at or above: zero pitch score
 TIMING_FULL_MS = 15.0  # at or below: full timing score
 TIMING_ZERO_MS = 100.0  # at or above: zero timing score
+EARLY, ON_TIME, LATE = "early", "on time", "late"
+FLAT, IN_TUNE, SHARP = "flat", "in tune", "sharp"
 
 
 def _ramp(deviation: float, full: float, zero: float) -> float:
@@ -56,6 +60,26 @@ def _ramp(deviation: float, full: float, zero: float) -> float:
     if magnitude >= zero:
         return 0.0
     return (zero - magnitude) / (zero - full)
+
+
+def tuning_label(cents: float, decimals: int = 0) -> str:
+    """``flat`` / ``in tune`` / ``sharp`` for a deviation in cents, judged on the value as
+    shown with ``decimals`` (the pitch score is full up to PITCH_FULL_CENTS, so "+10c" is
+    in tune, never sharp)."""
+    shown = round(cents, decimals)
+    if shown < -PITCH_FULL_CENTS:
+        return FLAT
+    return SHARP if shown > PITCH_FULL_CENTS else IN_TUNE
+
+
+def timing_label(offset_ms: float, decimals: int = 0) -> str:
+    """``early`` / ``on time`` / ``late`` for a signed offset from the grid (negative =
+    early), judged on the value as shown with ``decimals`` ("15 ms" is on time, as the
+    timing score says, never late)."""
+    shown = round(offset_ms, decimals)
+    if shown < -TIMING_FULL_MS:
+        return EARLY
+    return LATE if shown > TIMING_FULL_MS else ON_TIME
 
 
 def pitch_score(cents: float) -> float:

@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fretcoach_desktop.audio.metrics import (
-    PITCH_FULL_CENTS,
-    TIMING_FULL_MS,
+    IN_TUNE,
+    ON_TIME,
     compute_metrics,
     pitch_score,
+    timing_label,
     timing_score,
+    tuning_label,
     weakest_metric,
 )
 from fretcoach_desktop.audio.types import Metrics, Note
@@ -31,27 +33,6 @@ __all__ = [
     "tuning_label",
     "worst_notes",
 ]
-
-EARLY, ON_TIME, LATE = "early", "on time", "late"
-FLAT, IN_TUNE, SHARP = "flat", "in tune", "sharp"
-
-
-def timing_label(offset_ms: float) -> str:
-    """``early`` / ``on time`` / ``late`` for a signed offset from the grid (negative = early)."""
-    if offset_ms < -TIMING_FULL_MS:
-        return EARLY
-    if offset_ms > TIMING_FULL_MS:
-        return LATE
-    return ON_TIME
-
-
-def tuning_label(cents: float) -> str:
-    """``flat`` / ``in tune`` / ``sharp`` for a deviation in cents."""
-    if cents < -PITCH_FULL_CENTS:
-        return FLAT
-    if cents > PITCH_FULL_CENTS:
-        return SHARP
-    return IN_TUNE
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +90,9 @@ def _badness(note: Note) -> float:
 
 
 def worst_notes(notes: Sequence[Note], count: int = 5) -> tuple[WorstNote, ...]:
-    """The *count* notes furthest from perfect (only notes with a problem), worst first."""
-    bad = [n for n in notes if _badness(n) > 0.0]
+    """The *count* notes furthest from perfect, worst first: only notes with a problem the
+    player can read (a note 15 ms late is on time, not among them)."""
+    bad = [n for n in notes if describe_note(n).problems]
     bad.sort(key=lambda n: (-_badness(n), n.onset_s))
     return tuple(
         WorstNote(
