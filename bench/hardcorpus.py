@@ -500,7 +500,8 @@ def noise_burst(kind: str, dur_s: float, rng: np.random.Generator) -> np.ndarray
 # --------------------------------------------------------------------------- conditions
 
 
-SALT = ""  # "--set dev" draws other takes from the same conditions, to tune on
+SALT = ""  # "--set dev" draws other takes from the same conditions, to tune on; "--set check"
+# a third draw, to check a change made on dev before the bench set is run
 
 
 def _base(name: str, index: int, *, bpm: tuple[float, float], subs: tuple[int, ...], sd: tuple[float, ...]) -> Spec:
@@ -842,13 +843,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--force", action="store_true", help="rebuild even if the corpus is up to date")
     ap.add_argument(
         "--set",
-        choices=("bench", "dev"),
+        choices=("bench", "dev", "check"),
         default="bench",
-        help="'dev': other takes from the same conditions, to work on; 'bench' (default) is what is reported",
+        help="'dev': other takes from the same conditions, to work on; 'check': a third draw, to check "
+        "a change made on dev; 'bench' (default) is what is reported",
     )
     args = ap.parse_args(argv)
     global SALT
-    SALT = "/dev" if args.set == "dev" else ""
+    SALT = "" if args.set == "bench" else f"/{args.set}"
     try:
         out = build(args.out, takes=args.takes, only=args.only, force=args.force)
     except (RuntimeError, subprocess.CalledProcessError) as exc:

@@ -151,20 +151,6 @@ def test_a_fast_bend_whose_moving_partials_look_like_an_attack_is_still_one_note
     assert [(round(n.onset_s, 2), n.midi) for n in result.notes] == [(0.5, 57)]
 
 
-def test_a_note_keeps_the_pitch_it_was_confirmed_at_when_its_frames_still_read_it():
-    """Later frames of a note under newer ones read their common sub-harmonic, and a
-    decaying high note's frames its octave: neither replaces the confirmed pitch while two
-    frames in five still read it (frame counts as met in the hard corpus)."""
-    from fretcoach_desktop.audio.analyzer import _settled_pitch
-
-    octave_above = [75.0] * 42 + [87.0] * 17
-    assert round(_settled_pitch(octave_above, anchor=75.0)) == 75
-    sub_harmonic = [72.0] * 2 + [44.0] * 21 + [72.0] * 8
-    assert round(_settled_pitch(sub_harmonic, anchor=72.0)) == 72
-    # a confirmed sub-harmonic reading that the note's frames do not bear out gives way
-    assert round(_settled_pitch([45.0] * 2 + [57.0] * 12, anchor=45.0)) == 57
-
-
 @pytest.mark.parametrize(("midi", "rate_hz", "depth"), [(45, 7.0, 0.2), (45, 9.0, 0.15), (57, 5.0, 0.2)])
 def test_a_held_note_through_a_gentle_tremolo_is_one_note(midi, rate_hz, depth):
     """An amp's tremolo (or a chorused string beating) swells the level a few times a

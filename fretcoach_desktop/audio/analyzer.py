@@ -94,7 +94,6 @@ NOISE_HF_ADDS = 1.2  # over a ringing tone it adds energy above 3 kHz (a bend on
 NOISE_JOIN_S = 0.05  # bursts closer than this are one noise event
 NOTE_MAX_S = 0.5  # a note is named from at most its first half second: later, a low string's
 # fundamental has died before its octave, and frames read the octave
-ANCHOR_SHARE = 0.4  # a note keeps the pitch it was confirmed at if this share of its frames read it
 NOTE_SILENT_S = 0.12  # unpitched this long: the note has ended
 LEGATO_FRAMES = 3  # a new stable pitch held over this many measured frames, no attack
 LEGATO_STABLE = 0.25  # semitones: the spread of those frames (a bend is still moving)
@@ -922,7 +921,7 @@ class StreamingAnalyzer:
         act, self._active = self._active, None
         if act is None:
             return
-        settled = _settled_pitch(act.pitches, act.midi_f)
+        settled = _settled_pitch(act.pitches)
         for entry in self._ringing:
             if entry[0] == act.onset:
                 entry[1] = settled
@@ -1056,7 +1055,7 @@ def _harmonic(interval: float) -> bool:
     return 1 <= k <= 10 and abs(12.0 * math.log2(ratio / k)) < 0.5
 
 
-def _settled_pitch(pitches: list[float], anchor: float | None = None) -> float:
+def _settled_pitch(pitches: list[float]) -> float:
     """The note's pitch from all its frames.
 
     Single frames can read a sub-harmonic (a chorused tone, a previous note still
@@ -1064,16 +1063,8 @@ def _settled_pitch(pitches: list[float], anchor: float | None = None) -> float:
     a harmonic above. So among the semitones that a good share of the frames agree on,
     take the highest one that the most common reading is a sub-harmonic of, and the
     median of the frames within it.
-
-    ``anchor``, the pitch the note was confirmed (or bent) at, stands when two frames in
-    five still read it: later frames of a note under newer ones read their common
-    sub-harmonic, and a decaying high note's frames its octave, neither of which it is.
     """
     arr = np.asarray(pitches)
-    if anchor is not None:
-        near = np.abs(arr - round(anchor)) <= 0.5
-        if near.sum() >= max(2, ANCHOR_SHARE * arr.size):
-            return float(np.median(arr[near]))
     semis, counts = np.unique(np.round(arr), return_counts=True)
     common = float(semis[counts == counts.max()].max())
     enough = max(2, int(np.ceil(0.25 * arr.size)))
