@@ -346,6 +346,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
 
 
+def warn_missing_extras(config: Any, err: TextIO | None = None) -> None:
+    """One warning line when the settings ask for something an extra provides that is not
+    installed (an OpenAI key without ``[ai]``); the command goes on without it."""
+    note = getattr(config, "ai_extra_missing", None)
+    if note:
+        print(f"{PROG}: warning: {note}", file=err or sys.stderr)
+
+
 def has_display(environ: Any = None) -> bool:
     """Whether a desktop session is there to show a window on (X11 or Wayland)."""
     environ = os.environ if environ is None else environ

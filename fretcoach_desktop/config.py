@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from fretcoach_desktop import extras
 from fretcoach_desktop.config_sources import (  # re-exported: ENV_VARS, SETTINGS_FILE_NAME, default_data_dir
     DB_FILE_NAME,
     DEFAULT_A4_HZ,
@@ -107,8 +108,16 @@ class Config(BaseModel):
 
     @property
     def online_coach(self) -> bool:
-        """Whether an OpenAI key is configured (otherwise the offline coach answers)."""
-        return _secret_set(self.openai_api_key)
+        """Whether the online coach answers: an OpenAI key is configured and the ``[ai]``
+        extra (LangChain, OpenAI) is installed. Otherwise the offline coach answers."""
+        return _secret_set(self.openai_api_key) and extras.installed("ai")
+
+    @property
+    def ai_extra_missing(self) -> str | None:
+        """The one line to show when an OpenAI key is configured but ``[ai]`` is not installed."""
+        if _secret_set(self.openai_api_key) and not extras.installed("ai"):
+            return extras.message("ai", "an OpenAI key is set, but the online AI coach") + "; the offline coach answers"
+        return None
 
 
 def _secret_set(secret: SecretStr | None) -> bool:

@@ -37,6 +37,8 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
         monkeypatch.delenv(name, raising=False)
     data_dir = tmp_path_factory.mktemp("data")
     monkeypatch.setenv("FRETCOACH_DATA_DIR", str(data_dir))
+    # never the developer's own OS keyring (keyring comes with the [ai] extra, so with make venv)
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     return data_dir
 
 

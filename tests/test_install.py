@@ -241,3 +241,20 @@ def test_the_installed_launcher_starts_this_installation(installed: Installed):
     assert f"Exec={installed.bin / 'fretcoach-desktop'}\n" in launcher
     assert (share / "icons" / "hicolor" / "scalable" / "apps" / "io.github.fretcoach.FretCoach.svg").is_file()
     assert (share / "metainfo" / "io.github.fretcoach.FretCoach.metainfo.xml").is_file()
+
+
+def test_the_base_install_leaves_the_extras_out_and_names_them(installed: Installed):
+    code = (
+        "import importlib.util, json\n"
+        "names = ('langchain', 'openai', 'opik', 'psycopg', 'sqlglot', 'keyring', 'scipy')\n"
+        "print(json.dumps([n for n in names if importlib.util.find_spec(n)]))"
+    )
+    assert json.loads(installed.run(str(installed.bin / "python"), "-c", code).stdout) == []
+    key = {"OPENAI_API_KEY": "sk-test-not-used", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
+    proc = installed.fretcoach("plan", "--json", env=key)
+    assert json.loads(proc.stdout)["mode"] == "offline"
+    assert proc.stderr.count("[ai] extra") == 1 and "Traceback" not in proc.stderr
+    answer = json.loads(installed.fretcoach("ask", "What should I practice next?", "--json").stdout)
+    assert answer["answer"] and answer["model"] == "offline"  # the offline chat needs no extra
+    proc = installed.fretcoach("history", check=False, env={"FRETCOACH_DB_URL": "postgresql+psycopg://h:9/x"})
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "[postgres] extra" in proc.stderr

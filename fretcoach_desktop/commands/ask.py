@@ -55,7 +55,7 @@ def run(args: argparse.Namespace, *, out: Any = None, err: Any = None) -> int:
     User errors raise :class:`fretcoach_desktop.cli.CliError` (one line, exit status 2; 1 when
     the database cannot be opened).
     """
-    from fretcoach_desktop.cli import CliError
+    from fretcoach_desktop.cli import CliError, warn_missing_extras
     from fretcoach_desktop.coach.chat import MAX_QUESTION_CHARS, ChatAgent
     from fretcoach_desktop.config import ConfigError, load_config
     from fretcoach_desktop.store import Store, StoreError
@@ -77,6 +77,7 @@ def run(args: argparse.Namespace, *, out: Any = None, err: Any = None) -> int:
         config = load_config({"user": getattr(args, "user", None)})
     except ConfigError as exc:
         raise CliError(str(exc)) from None
+    warn_missing_extras(config, err)
     try:
         store = Store.open(config)
     except StoreError as exc:

@@ -230,10 +230,12 @@ def _run(args: argparse.Namespace, out: Any, err: Any) -> int:
         raise CliError(f"cannot read the dataset: {exc}") from None
     if not items:
         raise CliError(f"the dataset {path} is empty")
-    if not config.online_coach:
+    if config.ai_extra_missing:
+        err.write(f"{PROG}: warning: {config.ai_extra_missing} (the same for every prompt version)\n")
+    elif not config.online_coach:
         _note(err, "no OpenAI key: the offline coach answers (the same for every prompt version)")
     if args.judge and not config.online_coach:
-        _note(err, "--judge needs an OpenAI key; no judge scores")
+        _note(err, "--judge needs the online coach (an OpenAI key and the [ai] extra); no judge scores")
 
     results = run_evaluation(items, versions, config, judge=args.judge)
     summary = summarize(results)

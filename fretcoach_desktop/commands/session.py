@@ -48,7 +48,7 @@ def add_parsers(subparsers: Any) -> None:
 
 
 def _setup(args: argparse.Namespace) -> tuple[Any, Any, Any]:
-    from fretcoach_desktop.cli import CliError
+    from fretcoach_desktop.cli import CliError, warn_missing_extras
     from fretcoach_desktop.config import ConfigError, load_config
     from fretcoach_desktop.store import Store
     from fretcoach_desktop.store.errors import StoreError
@@ -60,6 +60,7 @@ def _setup(args: argparse.Namespace) -> tuple[Any, Any, Any]:
         config = load_config(overrides)
     except ConfigError as exc:
         raise CliError(str(exc)) from None
+    warn_missing_extras(config)
     try:
         store = Store.open(config)
         user = store.ensure_user(config.user)

@@ -50,6 +50,35 @@ def parse_url(url: str | URL) -> URL:
         raise DatabaseUnavailableError(f"invalid database URL: {' '.join(str(exc).split())}") from None
 
 
+def check_driver(url: str | URL) -> None:
+    """Refuse a PostgreSQL URL whose driver is not installed with one line that names the
+    ``[postgres]`` extra, before SQLAlchemy's ImportError.
+
+    Raises:
+        DatabaseUnavailableError: psycopg 3 is missing, or the URL asks for psycopg2 (the
+            dialect's default for a bare ``postgresql://``), which FretCoach does not ship.
+    """
+    parsed = parse_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return
+    from fretcoach_desktop import extras
+
+    driver = parsed.get_driver_name()
+    if driver == "psycopg" and not extras.installed("postgres"):
+        raise DatabaseUnavailableError(extras.message("postgres"))
+    if driver == "psycopg2":
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg2") is None:
+            hint = ""
+            if not extras.installed("postgres"):
+                hint = f", with the [postgres] extra ({extras.install_hint('postgres')})"
+            raise DatabaseUnavailableError(
+                "FretCoach reaches PostgreSQL through psycopg 3: write the URL as "
+                f"postgresql+psycopg://user:password@host/dbname{hint}"
+            )
+
+
 def sqlite_path(url: str | URL) -> Path | None:
     """The file of a SQLite URL; ``None`` for in-memory SQLite and other databases."""
     parsed = parse_url(url)
@@ -100,6 +129,7 @@ def make_engine(url: str | URL, *, busy_timeout_s: float = 5.0, echo: bool = Fal
         DatabaseReadOnlyError: the SQLite file's folder cannot be created.
     """
     parsed = parse_url(url)
+    check_driver(parsed)
     backend = parsed.get_backend_name()
     timeout_ms = max(0, int(busy_timeout_s * 1000))
     try:
@@ -171,6 +201,7 @@ def make_readonly_engine(
             _install_sqlite_timeout(engine, statement_timeout_ms)
         return engine
 
+    check_driver(parsed)
     options = ["-c default_transaction_read_only=on"]
     if statement_timeout_ms:
         options.append(f"-c statement_timeout={int(statement_timeout_ms)}")

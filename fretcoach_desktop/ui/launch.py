@@ -55,6 +55,9 @@ def open_window(services: Any, report_shown: bool = False) -> Any:
         def keys_read(config: Any, error: BaseException | None) -> None:
             if error is None and services.config is before:  # not replaced by Settings meanwhile
                 services.config = config
+            missing = getattr(services.config, "ai_extra_missing", None)
+            if missing:  # a key, but not the [ai] extra: say why the coach is offline
+                window.statusBar().showMessage(missing[:1].upper() + missing[1:], 60000)
 
         window.runner.run(lambda: _with_keyring_secrets(before, services.secrets), keys_read, owner=window)
         recover = getattr(services.store, "recover_unfinished", None)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr, ValidationError
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fretcoach_desktop import extras
 from fretcoach_desktop.config import SETTINGS_FILE_NAME, Config
 
 from .services import InputDevice, SecretStore
@@ -165,6 +166,28 @@ def save_settings(
 SAMPLE_RATES = (44100, 48000, 88200, 96000)
 
 
+def _keyring_note(available: bool) -> str:
+    if available:
+        return "API keys are kept in the OS keyring, never in a file."
+    if not (extras.installed("ai") or extras.installed("tracing")):
+        return (
+            "API keys are kept in the OS keyring, which comes with the [ai] extra "
+            f"({extras.install_hint('ai')}); until then, set them as environment variables."
+        )
+    return "No OS keyring found: set API keys as environment variables."
+
+
+def _extra_row(form: QFormLayout, extra: str) -> None:
+    """A line at the top of a settings group whose extra is not installed, saying how to get it."""
+    if extras.installed(extra):
+        return
+    label = QLabel(f"Needs the [{extra}] extra: {extras.install_hint(extra)}")
+    label.setWordWrap(True)
+    label.setObjectName("muted")
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    form.addRow(label)
+
+
 class SettingsDialog(QDialog):
     """Edit the settings; ``saved(Config, prefs)`` after a successful save."""
 
@@ -228,6 +251,7 @@ class SettingsDialog(QDialog):
         self.tts_voice = QLineEdit(config.tts_voice)
         ai = QGroupBox("AI coach (OpenAI)")
         of = QFormLayout(ai)
+        _extra_row(of, "ai")
         of.addRow("API key", self._with_clear(self.openai_key, "openai_api_key"))
         of.addRow("Base URL", self.base_url)
         of.addRow("Model", self.model)
@@ -243,6 +267,7 @@ class SettingsDialog(QDialog):
         self.opik_url.setPlaceholderText("self-hosted Opik, e.g. http://localhost:5173/api")
         opik = QGroupBox("Tracing (Opik, optional)")
         pf = QFormLayout(opik)
+        _extra_row(pf, "tracing")
         pf.addRow("API key", self._with_clear(self.opik_key, "opik_api_key"))
         pf.addRow("Workspace", self.opik_workspace)
         pf.addRow("Project", self.opik_project)
@@ -256,11 +281,7 @@ class SettingsDialog(QDialog):
         df.addRow("Database URL", self.db_url)
         df.addRow("Data directory", QLabel(str(config.data_dir)))
 
-        self.note = QLabel(
-            "API keys are kept in the OS keyring, never in a file."
-            if secrets.available
-            else "No OS keyring found (install the 'keyring' package): set API keys as environment variables."
-        )
+        self.note = QLabel(_keyring_note(secrets.available))
         self.note.setWordWrap(True)
         self.note.setObjectName("muted")
         self.error = QLabel()
