@@ -40,6 +40,30 @@ def _ui():  # the protocol value types live beside the window, but are Qt-free
     return services
 
 
+def _worst_notes(records: Sequence[Any], key: str, scale: str) -> tuple[str, ...]:
+    """A stored session's worst notes as the history shows them ("C4 (22 cents sharp)"),
+    judged like the end-of-session summary's."""
+    from fretcoach_desktop.audio.theory import key_prefers_flats, note_name
+    from fretcoach_desktop.audio.types import Note
+    from fretcoach_desktop.ui.verdicts import worst_notes
+
+    flats = key_prefers_flats(key, scale)
+    notes = [
+        Note(
+            onset_s=r.onset_s,
+            emitted_s=r.onset_s,
+            midi=r.midi,
+            note=note_name(r.midi, prefer_flats=flats),
+            cents=r.cents,
+            in_scale=r.in_scale,
+            grid_s=r.onset_s - r.timing_offset_ms / 1000.0,
+            timing_offset_ms=r.timing_offset_ms,
+        )
+        for r in records
+    ]
+    return tuple(f"{w.note} ({w.why})" for w in worst_notes(notes))
+
+
 # --------------------------------------------------------------------------- audio
 
 
@@ -282,8 +306,10 @@ class StoreService:
     def recent_sessions(self, user: str, limit: int = 200) -> list[Any]:
         ui = _ui()
         uid = self.user_id(user)
+        sessions = self.store.history(uid, limit=limit)
+        problems = self.store.problem_notes(uid, [s.session_id for s in sessions])
         out = []
-        for s in self.store.history(uid, limit=limit):
+        for s in sessions:
             out.append(
                 ui.SessionRecord(
                     id=s.session_id,
@@ -298,6 +324,7 @@ class StoreService:
                     notes_played=s.notes_played,
                     duration_s=s.duration_s,
                     device=s.audio_device or "",
+                    worst_notes=_worst_notes(problems.get(s.session_id, ()), s.key, s.scale),
                 )
             )
         return out

@@ -124,3 +124,42 @@ def test_the_window_store_records_the_sessions_latency(services):
     uid = store.user_id(config.user)
     (row,) = [s for s in store.store.history(uid, include_in_progress=True) if s.session_id == sid]
     assert row.latency_ms == 31.0 and row.audio_device == "Scarlett 2i2 USB" and row.source == "live"
+
+
+def test_the_history_shows_each_stored_sessions_worst_notes(services, qtbot):
+    """The window's history (real store, not the fake) lists the worst notes of every
+    session as the end-of-session summary judged them; a clean session says so."""
+    from fretcoach_desktop.audio.metrics import compute_metrics
+    from fretcoach_desktop.audio.types import AnalysisResult, Note
+    from fretcoach_desktop.ui.history import HistoryView
+
+    config, _audio, store, _coach = services
+    uid = store.user_id(config.user)
+
+    def note(t, midi, name, cents=0.0, offset_ms=0.0, in_scale=True):
+        return Note(t, t, midi, name, cents, in_scale, t - offset_ms / 1000, offset_ms)
+
+    bad = [
+        note(1.0, 60, "C4"),
+        note(1.5, 61, "C#4", in_scale=False),
+        note(2.0, 62, "D4", cents=31.0),
+        note(2.5, 64, "E4", offset_ms=-48.0),
+        note(3.0, 65, "F4", cents=10.4, offset_ms=15.3),  # reads as in tune and on time
+    ]
+    clean = [note(1.0, 60, "C4"), note(1.5, 62, "D4", cents=-4.0, offset_ms=6.0)]
+    for notes in (bad, clean):
+        result = AnalysisResult(tuple(notes), (), compute_metrics(notes, ()), 4.0, 44100)
+        store.store.save_analysis(uid, result, key="C", scale="major", bpm=120)
+    records = store.recent_sessions(config.user)
+    assert records[0].worst_notes == ()
+    worst = records[1].worst_notes
+    assert worst[0] == "C#4 (out of scale)" and len(worst) == 3
+    assert set(worst[1:]) == {"D4 (31 cents sharp)", "E4 (48 ms early)"}
+
+    panel = HistoryView()
+    qtbot.addWidget(panel)
+    panel.set_sessions(records)
+    panel.table.setCurrentIndex(panel.model.index(1, 0))
+    assert "C#4 (out of scale)" in panel.detail.text() and "none" not in panel.detail.text()
+    panel.table.setCurrentIndex(panel.model.index(0, 0))
+    assert "every note was clean" in panel.detail.text()

@@ -21,11 +21,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from sqlalchemy import Engine, delete, func, insert, select, text
+from sqlalchemy import Engine, delete, func, insert, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 
-from fretcoach_desktop.audio.metrics import METRIC_NAMES
+from fretcoach_desktop.audio.metrics import METRIC_NAMES, PITCH_FULL_CENTS, TIMING_FULL_MS
 from fretcoach_desktop.audio.types import Metrics
 from fretcoach_desktop.store import models as m
 from fretcoach_desktop.store.engine import IMMEDIATE, make_engine, make_readonly_engine, redacted, sqlite_path
@@ -433,6 +433,36 @@ class Store:
         )
         with self._read() as session:
             return [_summary(row) for row in session.scalars(query)]
+
+    @_guarded
+    def problem_notes(self, user_id: int, session_ids: Sequence[int]) -> dict[int, list[NoteRecord]]:
+        """The notes of these sessions of the profile that may have a problem (out of scale,
+        or more than about PITCH_FULL_CENTS / TIMING_FULL_MS off: the caller judges them),
+        in order, by session: what a history needs for each session's worst notes without
+        reading every note."""
+        ids = [int(i) for i in session_ids]
+        out: dict[int, list[NoteRecord]] = {i: [] for i in ids}
+        if not ids:
+            return out
+        n = m.NoteRow
+        query = (
+            select(n.session_id, n.seq, n.onset_s, n.midi, n.cents, n.in_scale, n.timing_offset_ms)
+            .join(m.Session, m.Session.id == n.session_id)
+            .where(
+                m.Session.user_id == user_id,
+                n.session_id.in_(ids),
+                or_(
+                    n.in_scale.is_(False),
+                    func.abs(n.cents) > PITCH_FULL_CENTS - 0.5,
+                    func.abs(n.timing_offset_ms) > TIMING_FULL_MS - 0.5,
+                ),
+            )
+            .order_by(n.session_id, n.seq)
+        )
+        with self._read() as session:
+            for sid, *fields in session.execute(query):
+                out[sid].append(NoteRecord(*fields))
+        return out
 
     @_guarded
     def session_detail(self, user_id: int, session_id: int) -> SessionDetail:
